@@ -222,10 +222,12 @@ enum xlb_hook {
 };
 
 enum xlb_verdict {
-	XLB_VERDICT_PASS,	/* passed on (translated or not) */
-	XLB_VERDICT_DROP,
-	XLB_VERDICT_TX,		/* XDP_TX: sent back out the same device */
-	XLB_VERDICT_REDIRECT,	/* sent to another device (or back, for REJECT in tc) */
+	XLB_VERDICT_PASS,	/* passed on untouched: one skip reason each */
+	XLB_VERDICT_DROP,	/* dropped: one drop reason each */
+	XLB_VERDICT_REJECT,	/* answered with ICMP unreachable: one drop reason each */
+	XLB_VERDICT_TX,		/* translated, XDP_TX out of the same device */
+	XLB_VERDICT_REDIRECT,	/* translated, redirected to the next hop's device */
+	XLB_VERDICT_STACK,	/* translated, handed to the kernel stack */
 	XLB_VERDICT_MAX,
 };
 

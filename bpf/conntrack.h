@@ -1,0 +1,67 @@
+/* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
+/* Connection tracking: a forward and a reply entry per translated flow in an
+ * LRU hash. Entries age by protocol state; a dead entry counts as a miss. */
+#ifndef XLB_CONNTRACK_H
+#define XLB_CONNTRACK_H
+
+#include "parse.h"
+#include "maps.h"
+
+#define NSEC_PER_SEC 1000000000ULL
+
+static __always_inline void ct_key_of(struct xlb_ct_key *k, const struct xlb_pkt *p)
+{
+	__builtin_memset(k, 0, sizeof(*k));
+	k->saddr = p->saddr;
+	k->daddr = p->daddr;
+	k->sport = p->sport;
+	k->dport = p->dport;
+	k->proto = p->proto;
+	k->family = p->family;
+}
+
+static __always_inline __u64 ct_timeout(const struct xlb_config *cfg, __u8 proto, __u8 state)
+{
+	if (proto == XLB_IPPROTO_UDP)
+		return cfg->udp_timeout * NSEC_PER_SEC;
+	if (state == XLB_CT_NEW)
+		return cfg->tcp_syn_timeout * NSEC_PER_SEC;
+	if (state == XLB_CT_CLOSING)
+		return cfg->tcp_close_timeout * NSEC_PER_SEC;
+	return cfg->tcp_timeout * NSEC_PER_SEC;
+}
+
+static __always_inline int ct_alive(const struct xlb_config *cfg, const struct xlb_ct_entry *e,
+				    __u8 proto, __u64 now)
+{
+	return now - e->last_seen < ct_timeout(cfg, proto, e->state);
+}
+
+/* A TCP SYN without ACK starts a connection. */
+static __always_inline int tcp_syn(const struct xlb_pkt *p)
+{
+	return p->proto == XLB_IPPROTO_TCP &&
+	       (p->tcp_flags & (TCPF_SYN | TCPF_ACK)) == TCPF_SYN;
+}
+
+/* Advance the entry's state from this packet; the timestamp is written at
+ * most once a second so busy flows do not bounce the cache line. */
+static __always_inline void ct_touch(struct xlb_ct_entry *e, const struct xlb_pkt *p, __u64 now)
+{
+	__u8 state = e->state;
+
+	if (p->proto == XLB_IPPROTO_TCP) {
+		if (p->tcp_flags & (TCPF_FIN | TCPF_RST))
+			state = XLB_CT_CLOSING;
+		else if (state == XLB_CT_NEW && !tcp_syn(p))
+			state = XLB_CT_ESTABLISHED;
+	} else if (e->flags & XLB_CT_REPLY) {
+		state = XLB_CT_ESTABLISHED;
+	}
+	if (state != e->state)
+		e->state = state;
+	if (now - e->last_seen > NSEC_PER_SEC || state != e->state)
+		e->last_seen = now;
+}
+
+#endif

@@ -1,0 +1,98 @@
+/* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
+/* Where a translated packet goes (in: the quoted flow of an ICMP error). XDP only sends it back out of the device it
+ * came in on (XDP_TX, next hop from the FIB); anything else (a local pod, an
+ * unresolved neighbour, another device) is passed up untouched and the tc
+ * program on the same device translates it and redirects it to the next hop,
+ * which works for every device type. */
+#ifndef XLB_FORWARD_H
+#define XLB_FORWARD_H
+
+#include "parse.h"
+#include "counters.h"
+#include "nat.h"
+
+#define XLB_AF_INET 2
+#define XLB_AF_INET6 10
+
+static __always_inline int fib_lookup_tuple(XLB_CTX *ctx, const struct xlb_pkt *p,
+					    const struct xlb_tuple *t,
+					    struct bpf_fib_lookup *fib)
+{
+	__builtin_memset(fib, 0, sizeof(*fib));
+	fib->ifindex = ctx_ifindex(ctx);
+	fib->l4_protocol = p->proto;
+	fib->sport = t->sport;
+	fib->dport = t->dport;
+	fib->tot_len = p->l3_len;
+	if (p->family == XLB_FAM_V4) {
+		fib->family = XLB_AF_INET;
+		fib->ipv4_src = t->saddr.v4;
+		fib->ipv4_dst = t->daddr.v4;
+	} else {
+		fib->family = XLB_AF_INET6;
+		__builtin_memcpy(fib->ipv6_src, &t->saddr, 16);
+		__builtin_memcpy(fib->ipv6_dst, &t->daddr, 16);
+	}
+	return bpf_fib_lookup(ctx, fib, sizeof(*fib), 0);
+}
+
+#ifdef XLB_XDP
+static __noinline int forward(XLB_CTX *ctx, struct xlb_pkt *p, const struct xlb_tuple *t,
+				   const struct xlb_inner *in)
+{
+	struct bpf_fib_lookup fib;
+	struct ethhdr *eth;
+
+	if (fib_lookup_tuple(ctx, p, t, &fib) != BPF_FIB_LKUP_RET_SUCCESS ||
+	    fib.ifindex != ctx->ingress_ifindex)
+		return verdict_skip(XLB_SKIP_LOCAL_DELIVERY);
+	if (translate(ctx, p, t, in))
+		return verdict_drop(XLB_DROP_REWRITE);
+	eth = ctx_ptr(ctx, 0, sizeof(*eth));
+	if (!eth)
+		return verdict_drop(XLB_DROP_REWRITE);
+	__builtin_memcpy(eth->h_dest, fib.dmac, 6);
+	__builtin_memcpy(eth->h_source, fib.smac, 6);
+	count_verdict(XLB_VERDICT_TX);
+	return XDP_TX;
+}
+
+/* Send a rebuilt packet (REJECT) back where it came from. */
+static __always_inline int reflect(XLB_CTX *ctx)
+{
+	return XDP_TX;
+}
+#else
+static __noinline int forward(XLB_CTX *ctx, struct xlb_pkt *p, const struct xlb_tuple *t,
+				   const struct xlb_inner *in)
+{
+	struct bpf_redir_neigh nh = {};
+	struct bpf_fib_lookup fib;
+	int rc;
+
+	if (translate(ctx, p, t, in))
+		return verdict_drop(XLB_DROP_REWRITE);
+	rc = fib_lookup_tuple(ctx, p, t, &fib);
+	if (rc != BPF_FIB_LKUP_RET_SUCCESS && rc != BPF_FIB_LKUP_RET_NO_NEIGH) {
+		count_verdict(XLB_VERDICT_STACK);
+		return TC_ACT_OK;
+	}
+	/* On success the lookup left the next hop (gateway or target) in dst. */
+	if (p->family == XLB_FAM_V4) {
+		nh.nh_family = XLB_AF_INET;
+		nh.ipv4_nh = fib.ipv4_dst;
+	} else {
+		nh.nh_family = XLB_AF_INET6;
+		__builtin_memcpy(nh.ipv6_nh, fib.ipv6_dst, 16);
+	}
+	count_verdict(XLB_VERDICT_REDIRECT);
+	return bpf_redirect_neigh(fib.ifindex, &nh, sizeof(nh), 0);
+}
+
+static __always_inline int reflect(XLB_CTX *ctx)
+{
+	return bpf_redirect(ctx->ifindex, 0);
+}
+#endif
+
+#endif

@@ -1,0 +1,281 @@
+/* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
+/* Rewrite a packet's addresses and ports with incremental checksum fix-up.
+ * XDP frames carry complete checksums, so plain RFC 1624 arithmetic works;
+ * skbs may be CHECKSUM_PARTIAL or COMPLETE, so tc goes through the kernel's
+ * csum helpers, which know how to treat each mode. */
+#ifndef XLB_NAT_H
+#define XLB_NAT_H
+
+#include "parse.h"
+#include "sctp.h"
+
+struct xlb_tuple {
+	union xlb_addr saddr;
+	union xlb_addr daddr;
+	__be16 sport;
+	__be16 dport;
+};
+
+static __always_inline __u16 csum_fold32(__u32 s)
+{
+	s = (s & 0xffff) + (s >> 16);
+	s = (s & 0xffff) + (s >> 16);
+	return s;
+}
+
+/* Apply a ones-complement difference (from bpf_csum_diff) to a checksum. */
+static __always_inline __u16 csum_apply(__u16 check, __u32 diff)
+{
+	__u32 s = (__u16)~check;
+
+	s += diff;
+	if (s < diff)
+		s++;
+	return ~csum_fold32(s);
+}
+
+static __always_inline __u32 csum_add(__u32 a, __u32 b)
+{
+	a += b;
+	return a + (a < b);
+}
+
+/* The ones-complement difference of a 16-bit field changing old -> new. */
+static __always_inline __u32 diff16(__u16 old, __u16 new)
+{
+	return csum_add((__u16)~old, new);
+}
+
+static __always_inline __u32 pair_diff(__u8 family, const union xlb_addr *os,
+				       const union xlb_addr *od, const union xlb_addr *ns,
+				       const union xlb_addr *nd)
+{
+	__be32 from[8], to[8];
+
+	if (family == XLB_FAM_V4) {
+		from[0] = os->v4;
+		from[1] = od->v4;
+		to[0] = ns->v4;
+		to[1] = nd->v4;
+		return bpf_csum_diff(from, 8, to, 8, 0);
+	}
+	__builtin_memcpy(from, os, 16);
+	__builtin_memcpy(&from[4], od, 16);
+	__builtin_memcpy(to, ns, 16);
+	__builtin_memcpy(&to[4], nd, 16);
+	return bpf_csum_diff(from, 32, to, 32, 0);
+}
+
+static __always_inline __u32 addr_diff(struct xlb_pkt *p, const struct xlb_tuple *t)
+{
+	return pair_diff(p->family, &p->saddr, &p->daddr, &t->saddr, &t->daddr);
+}
+
+/* Offset of the L4 checksum from the L4 header, or 0 when it has none we
+ * can update incrementally. */
+static __always_inline __u32 l4_csum_off(__u8 proto)
+{
+	if (proto == XLB_IPPROTO_TCP)
+		return 16;
+	if (proto == XLB_IPPROTO_UDP)
+		return 6;
+	return 0;
+}
+
+#ifdef XLB_XDP
+static __always_inline int write_addrs(XLB_CTX *ctx, struct xlb_pkt *p,
+				       const struct xlb_tuple *t, __u32 adiff)
+{
+	struct iphdr *ip;
+	struct ipv6hdr *ip6;
+
+	if (p->family == XLB_FAM_V4) {
+		ip = ctx_ptr(ctx, p->l3_off, sizeof(*ip));
+		if (!ip)
+			return -1;
+		ip->saddr = t->saddr.v4;
+		ip->daddr = t->daddr.v4;
+		ip->check = csum_apply(ip->check, adiff);
+		return 0;
+	}
+	ip6 = ctx_ptr(ctx, p->l3_off, sizeof(*ip6));
+	if (!ip6)
+		return -1;
+	__builtin_memcpy(&ip6->saddr, &t->saddr, 16);
+	__builtin_memcpy(&ip6->daddr, &t->daddr, 16);
+	return 0;
+}
+
+static __always_inline int write_l4(XLB_CTX *ctx, struct xlb_pkt *p,
+				    const struct xlb_tuple *t, __u32 adiff, __u32 pdiff)
+{
+	__u32 coff = l4_csum_off(p->proto);
+	__be16 *ports = ctx_ptr(ctx, p->l4_off, 4);
+	__u16 *check;
+
+	if (!ports)
+		return -1;
+	ports[0] = t->sport;
+	ports[1] = t->dport;
+	if (!coff)
+		return 0;
+	check = ctx_ptr(ctx, p->l4_off + coff, 2);
+	if (!check)
+		return -1;
+	/* IPv4 UDP may carry no checksum at all; keep it that way. */
+	if (p->proto == XLB_IPPROTO_UDP && !*check)
+		return 0;
+	*check = csum_apply(*check, adiff + (adiff + pdiff < adiff) + pdiff);
+	if (p->proto == XLB_IPPROTO_UDP && !*check)
+		*check = 0xffff;
+	return 0;
+}
+#else
+static __always_inline int write_addrs(XLB_CTX *ctx, struct xlb_pkt *p,
+				       const struct xlb_tuple *t, __u32 adiff)
+{
+	if (p->family == XLB_FAM_V4) {
+		if (bpf_skb_store_bytes(ctx, p->l3_off + offsetof(struct iphdr, saddr),
+					&t->saddr.v4, 4, 0) ||
+		    bpf_skb_store_bytes(ctx, p->l3_off + offsetof(struct iphdr, daddr),
+					&t->daddr.v4, 4, 0))
+			return -1;
+		return bpf_l3_csum_replace(ctx, p->l3_off + offsetof(struct iphdr, check),
+					   0, adiff, 0);
+	}
+	if (bpf_skb_store_bytes(ctx, p->l3_off + offsetof(struct ipv6hdr, saddr),
+				&t->saddr, 16, 0) ||
+	    bpf_skb_store_bytes(ctx, p->l3_off + offsetof(struct ipv6hdr, daddr),
+				&t->daddr, 16, 0))
+		return -1;
+	return 0;
+}
+
+static __always_inline int write_l4(XLB_CTX *ctx, struct xlb_pkt *p,
+				    const struct xlb_tuple *t, __u32 adiff, __u32 pdiff)
+{
+	__u32 coff = l4_csum_off(p->proto);
+	__u64 mangled = p->proto == XLB_IPPROTO_UDP ? BPF_F_MARK_MANGLED_0 : 0;
+	__u32 ports = (__u32)t->sport | ((__u32)t->dport << 16);
+
+	if (coff) {
+		if (bpf_l4_csum_replace(ctx, p->l4_off + coff, 0, adiff,
+					BPF_F_PSEUDO_HDR | mangled) ||
+		    bpf_l4_csum_replace(ctx, p->l4_off + coff, 0, pdiff, mangled))
+			return -1;
+	}
+	return bpf_skb_store_bytes(ctx, p->l4_off, &ports, 4, 0);
+}
+#endif
+
+/* Rewrite the packet to tuple t. Later fragments carry no L4 header: only
+ * their addresses change (the first fragment's L4 checksum covers the rest). */
+static __always_inline int nat_rewrite(XLB_CTX *ctx, struct xlb_pkt *p,
+				       const struct xlb_tuple *t)
+{
+	__be16 from[2] = { p->sport, p->dport }, to[2] = { t->sport, t->dport };
+	__u32 adiff = addr_diff(p, t), pdiff;
+	int ports_changed = p->sport != t->sport || p->dport != t->dport;
+
+	if (write_addrs(ctx, p, t, adiff))
+		return -1;
+	if (p->frag == XLB_FRAG_LATER)
+		return 0;
+	pdiff = bpf_csum_diff((__be32 *)from, 4, (__be32 *)to, 4, 0);
+	if (p->proto == XLB_IPPROTO_ICMP || p->proto == XLB_IPPROTO_ICMPV6)
+		return 0;
+	if (write_l4(ctx, p, t, adiff, pdiff))
+		return -1;
+	/* SCTP's CRC32c has no pseudo-header: only a port change invalidates it. */
+	if (p->proto == XLB_IPPROTO_SCTP && ports_changed)
+		return sctp_update_crc(ctx, p->l4_off, p->l3_off + p->l3_len);
+	return 0;
+}
+
+/* The flow an ICMP error quotes, as quoted and as it must be quoted after
+ * translation. */
+struct xlb_inner {
+	struct xlb_tuple from;
+	struct xlb_tuple to;
+	__u16 l3_off;
+	__u16 l4_off;
+	__u8 proto;
+};
+
+/* Rewrite a 16-bit checksum field at off by diff, in packet payload (no
+ * skb checksum state to keep: the enclosing ICMP checksum covers it). */
+static __always_inline int payload_csum16(XLB_CTX *ctx, __u32 off, __u32 diff, __u32 *delta,
+					  int udp)
+{
+	__u16 old, new;
+
+	if (ctx_load(ctx, off, &old, 2))
+		return 0;	/* not quoted: nothing to fix */
+	if (udp && !old)
+		return 0;
+	new = csum_apply(old, diff);
+	if (udp && !new)
+		new = 0xffff;
+	*delta = csum_add(*delta, diff16(old, new));
+	return ctx_store(ctx, off, &new, 2);
+}
+
+/* Translate an ICMP error: the quoted packet's addresses, ports and their
+ * checksums, then the outer addresses, then the ICMP checksum, which covers
+ * the quote (and for ICMPv6 the outer addresses through its pseudo-header). */
+static __always_inline int nat_rewrite_icmp_error(XLB_CTX *ctx, struct xlb_pkt *p,
+						  const struct xlb_tuple *t,
+						  const struct xlb_inner *in)
+{
+	__u32 adiff = pair_diff(p->family, &in->from.saddr, &in->from.daddr,
+				&in->to.saddr, &in->to.daddr);
+	__be16 from[2] = { in->from.sport, in->from.dport };
+	__be16 to[2] = { in->to.sport, in->to.dport };
+	__u32 pdiff = bpf_csum_diff((__be32 *)from, 4, (__be32 *)to, 4, 0);
+	__u32 delta = csum_add(adiff, pdiff), coff, oadiff, csum_off = p->l4_off + 2;
+	__u16 check;
+
+	if (p->family == XLB_FAM_V4) {
+		if (payload_csum16(ctx, in->l3_off + 10, adiff, &delta, 0) ||
+		    ctx_store(ctx, in->l3_off + 12, &in->to.saddr.v4, 4) ||
+		    ctx_store(ctx, in->l3_off + 16, &in->to.daddr.v4, 4))
+			return -1;
+	} else if (ctx_store(ctx, in->l3_off + 8, &in->to.saddr, 16) ||
+		   ctx_store(ctx, in->l3_off + 24, &in->to.daddr, 16)) {
+		return -1;
+	}
+	coff = l4_csum_off(in->proto);
+	if (coff && payload_csum16(ctx, in->l4_off + coff, csum_add(adiff, pdiff), &delta,
+				   in->proto == XLB_IPPROTO_UDP))
+		return -1;
+	if (ctx_store(ctx, in->l4_off, to, 4))
+		return -1;
+	oadiff = addr_diff(p, t);
+	if (write_addrs(ctx, p, t, oadiff))
+		return -1;
+#ifdef XLB_XDP
+	if (p->family == XLB_FAM_V6)
+		delta = csum_add(delta, oadiff);
+	if (ctx_load(ctx, csum_off, &check, 2))
+		return -1;
+	check = csum_apply(check, delta);
+	return ctx_store(ctx, csum_off, &check, 2);
+#else
+	(void)check;
+	if (bpf_l4_csum_replace(ctx, csum_off, 0, delta, 0))
+		return -1;
+	if (p->family == XLB_FAM_V6)
+		return bpf_l4_csum_replace(ctx, csum_off, 0, oadiff, BPF_F_PSEUDO_HDR);
+	return 0;
+#endif
+}
+
+static __always_inline int translate(XLB_CTX *ctx, struct xlb_pkt *p, const struct xlb_tuple *t,
+				     const struct xlb_inner *in)
+{
+	if (in)
+		return nat_rewrite_icmp_error(ctx, p, t, in);
+	return nat_rewrite(ctx, p, t);
+}
+
+#endif
