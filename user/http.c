@@ -301,7 +301,8 @@ int http_parse_addr(const char *addr, int default_port,
 			    "address %s: want IP:port or [IPv6]:port",
 			    addr ? addr : "(null)");
 	memset(ss, 0, sizeof(*ss));
-	if (inet_pton(AF_INET, host, &sin->sin_addr) == 1) {
+	/* brackets are for IPv6 only */
+	if (addr[0] != '[' && inet_pton(AF_INET, host, &sin->sin_addr) == 1) {
 		sin->sin_family = AF_INET;
 		sin->sin_port = htons((uint16_t)port);
 		*sslen = sizeof(*sin);
