@@ -373,8 +373,6 @@ static bool op_allowed(enum metric_type type, enum update_op op, double v)
 		return false;
 	switch (op) {
 	case OP_ADD:
-		return type != METRIC_HISTOGRAM &&
-		       (type != METRIC_COUNTER || v >= 0);
 	case OP_SET:
 		return type != METRIC_HISTOGRAM &&
 		       (type != METRIC_COUNTER || v >= 0);
