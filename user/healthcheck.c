@@ -331,11 +331,14 @@ static bool add(struct hc_server *s, const struct hc_service *svc, char *err,
 int hc_server_reconcile(struct hc_server *s, const struct hc_service *svcs,
 			size_t n, char *err, size_t errlen)
 {
-	bool *valid = calloc(n ? n : 1, sizeof(*valid));
+	bool *valid;
 	int failed = 0;
 
 	if (err && errlen)
 		err[0] = '\0';
+	if (!svcs)
+		n = 0;
+	valid = calloc(n ? n : 1, sizeof(*valid));
 	if (!valid) {
 		err_append(err, errlen, "healthcheck: out of memory");
 		return (int)n;

@@ -635,6 +635,38 @@ out:
 	test_end();
 }
 
+/* The default listen set, 0.0.0.0 and ::, shares one port (the IPv6
+ * socket is v6-only). Only loopback is contacted. */
+static void test_hc_default_addresses(void)
+{
+	struct health *h = health_new(60);
+	struct hc_service svc = { "ns", "dual", 0, 1 };
+	struct hc_server *s = NULL;
+	char err[512];
+	struct resp r;
+	int fd;
+
+	test_begin("healthcheck_default_addresses_share_port");
+	fd = occupy(&svc.port);	/* a free port, released right away */
+	if (fd >= 0)
+		close(fd);
+	s = hc_server_new(h, NULL, 0, err, sizeof(err));
+	if (!CHECK(fd >= 0 && s, "setup: %s", err))
+		goto out;
+	CHECK(hc_server_reconcile(s, &svc, 1, err, sizeof(err)) == 0,
+	      "reconcile: %s", err);
+	expect_hc(s, "ns", "dual", 200, 1, true);
+	if (ipv6_loopback()) {
+		get("[::1]", svc.port, "/", &r);
+		CHECK(r.rc == CURLE_OK && r.status == 200, "over IPv6: %s %ld",
+		      curl_easy_strerror(r.rc), r.status);
+	}
+out:
+	hc_server_free(s);
+	health_free(h);
+	test_end();
+}
+
 static void test_hc_bad_entries(void)
 {
 	struct health *h = health_new(60);
@@ -696,6 +728,7 @@ int main(void)
 	test_hc_answers();
 	test_hc_reconcile();
 	test_hc_port_in_use();
+	test_hc_default_addresses();
 	test_hc_bad_entries();
 	health_free(h);
 	xlb_metrics_free(xm);
