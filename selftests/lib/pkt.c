@@ -803,7 +803,7 @@ static int parse_ip(const uint8_t *b, size_t off, size_t end, int family,
 		    struct pkt_ip_info *ip, struct pkt_info *out)
 {
 	const char *who = ip == &out->inner ? "inner " : "";
-	size_t l4, avail;
+	size_t l4 = 0, avail;
 	int version = b[off] >> 4, ret;
 
 	ip->l3_off = (uint32_t)off;
