@@ -798,12 +798,24 @@ static int parse_ipv6(const uint8_t *b, size_t off, size_t *end, size_t *l4,
 static int parse_l4(const uint8_t *b, size_t off, size_t end,
 		    struct pkt_info *out);
 
+/* The L4 header length of an embedded packet, as far as it was embedded. */
+static size_t inner_l4_hdr_len(const uint8_t *p, size_t avail, uint8_t proto)
+{
+	size_t len = 8;
+
+	if (proto == IPPROTO_TCP)
+		len = avail > 12 && p[12] >> 4 > 5 ? (p[12] >> 4) * 4u : 20;
+	else if (proto == IPPROTO_SCTP)
+		len = 12;
+	return len < avail ? len : avail;
+}
+
 /* Parses the IP packet of the given family at [off, end). */
 static int parse_ip(const uint8_t *b, size_t off, size_t end, int family,
 		    struct pkt_ip_info *ip, struct pkt_info *out)
 {
 	const char *who = ip == &out->inner ? "inner " : "";
-	size_t l4 = 0, avail;
+	size_t l4 = 0, avail, hdr;
 	int version = b[off] >> 4, ret;
 
 	ip->l3_off = (uint32_t)off;
@@ -819,11 +831,14 @@ static int parse_ip(const uint8_t *b, size_t off, size_t end, int family,
 		return parse_l4(b, l4, end, out);
 	avail = end - l4;
 	ip->l4_off = ip->payload_off = (uint32_t)l4;
-	ip->l4_len = (uint32_t)avail;
+	ip->l4_len = ip->payload_len = (uint32_t)avail;
 	if (ip->frag_off || !known_l4(ip) || avail < 8)
 		return 0;
 	read_l4_fields(b + l4, avail, ip);
 	ip->has_l4 = true;
+	hdr = inner_l4_hdr_len(b + l4, avail, ip->proto);
+	ip->payload_off = (uint32_t)(l4 + hdr);
+	ip->payload_len = (uint32_t)(avail - hdr);
 	return 0;
 }
 
@@ -1530,4 +1545,153 @@ void pkt_random_spec(struct pkt_spec *s, uint64_t *rng,
 	for (i = 0; i < s->n_vlan; i++)
 		s->vlan[i].tci = (uint16_t)(1 + rnd(rng, 4094)) |
 				 (uint16_t)(rnd(rng, 8) << 13);
+}
+
+/* ---- comparison -------------------------------------------------------- */
+
+struct field {
+	uint8_t off, len;
+	const char *name;
+};
+
+static const struct field v4_fields[] = {
+	{ 0, 1, "version/ihl" }, { 1, 1, "tos" }, { 2, 2, "total length" },
+	{ 4, 2, "id" }, { 6, 2, "flags/frag offset" }, { 8, 1, "ttl" },
+	{ 9, 1, "protocol" }, { 10, 2, "header checksum" }, { 12, 4, "src" },
+	{ 16, 4, "dst" }, { 20, 40, "options" }, { 0, 0, NULL },
+};
+
+static const struct field v6_fields[] = {
+	{ 0, 4, "version/class/flow" }, { 4, 2, "payload length" },
+	{ 6, 1, "next header" }, { 7, 1, "hop limit" }, { 8, 16, "src" },
+	{ 24, 16, "dst" }, { 0, 0, NULL },
+};
+
+static const struct field tcp_fields[] = {
+	{ 0, 2, "sport" }, { 2, 2, "dport" }, { 4, 4, "seq" }, { 8, 4, "ack" },
+	{ 12, 1, "data offset" }, { 13, 1, "flags" }, { 14, 2, "window" },
+	{ 16, 2, "checksum" }, { 18, 2, "urgent" }, { 20, 40, "options" },
+	{ 0, 0, NULL },
+};
+
+static const struct field udp_fields[] = {
+	{ 0, 2, "sport" }, { 2, 2, "dport" }, { 4, 2, "length" },
+	{ 6, 2, "checksum" }, { 0, 0, NULL },
+};
+
+static const struct field sctp_fields[] = {
+	{ 0, 2, "sport" }, { 2, 2, "dport" }, { 4, 4, "vtag" },
+	{ 8, 4, "crc32c" }, { 12, 255, "chunk header" }, { 0, 0, NULL },
+};
+
+static const struct field icmp_fields[] = {
+	{ 0, 1, "type" }, { 1, 1, "code" }, { 2, 2, "checksum" },
+	{ 4, 4, "id/seq/mtu" }, { 0, 0, NULL },
+};
+
+static const char *field_in(const struct field *f, size_t rel)
+{
+	for (; f->name; f++)
+		if (rel >= f->off && rel < (size_t)f->off + f->len)
+			return f->name;
+	return "?";
+}
+
+/* Names the header field of ip at offset off, e.g. "ipv4 dst". */
+static void ip_field_name(const struct pkt_ip_info *ip, const char *who,
+			  size_t off, char *buf, size_t len)
+{
+	const struct field *f = NULL;
+	const char *l4 = proto_name(ip->proto);
+	size_t rel;
+
+	if (off < ip->l4_off) {
+		rel = off - ip->l3_off;
+		if (ip->family == 6 && rel >= 40)
+			snprintf(buf, len, "%sipv6 extension headers", who);
+		else
+			snprintf(buf, len, "%sipv%d %s", who, ip->family,
+				 field_in(ip->family == 4 ? v4_fields :
+					  v6_fields, rel));
+		return;
+	}
+	if (ip->has_l4 && off < ip->payload_off) {
+		switch (ip->proto) {
+		case IPPROTO_TCP:
+			f = tcp_fields;
+			break;
+		case IPPROTO_UDP:
+			f = udp_fields;
+			break;
+		case IPPROTO_SCTP:
+			f = sctp_fields;
+			break;
+		default:
+			f = icmp_fields;
+			break;
+		}
+		snprintf(buf, len, "%s%s %s", who, l4,
+			 field_in(f, off - ip->l4_off));
+		return;
+	}
+	snprintf(buf, len, "%s%s payload", who, l4);
+}
+
+static void field_name(const struct pkt_info *in, size_t off, char *buf,
+		       size_t len)
+{
+	if (off < 6)
+		snprintf(buf, len, "ethernet dst");
+	else if (off < 12)
+		snprintf(buf, len, "ethernet src");
+	else if (!in->ip.family || off < in->ip.l3_off)
+		snprintf(buf, len, "vlan tags/ethertype");
+	else if (in->has_inner && off >= in->inner.l3_off)
+		ip_field_name(&in->inner, "inner ", off, buf, len);
+	else
+		ip_field_name(&in->ip, "", off, buf, len);
+}
+
+static bool is_csum_field(const char *name)
+{
+	return strstr(name, "checksum") || strstr(name, "crc32c");
+}
+
+int pkt_compare(const uint8_t *got, size_t got_len, const uint8_t *want,
+		size_t want_len, char *why, size_t whylen)
+{
+	size_t i, n = got_len < want_len ? got_len : want_len, pos = 0;
+	size_t first = n;
+	struct pkt_info in;
+	char name[64];
+
+	if (got_len == want_len && !memcmp(got, want, n))
+		return 0;
+	if (!why || !whylen)
+		return -1;
+	pkt_parse(want, want_len, &in);
+	/* Report the first differing field that is not a checksum: a
+	 * rewritten address changes the checksum in front of it too. */
+	for (i = 0; i < n; i++) {
+		if (got[i] == want[i])
+			continue;
+		field_name(&in, i, name, sizeof(name));
+		if (!is_csum_field(name))
+			break;
+		if (first == n)
+			first = i;
+	}
+	if (i == n && first < n) {
+		i = first;
+		field_name(&in, i, name, sizeof(name));
+	}
+	why[0] = 0;
+	if (got_len != want_len)
+		pos = snprintf(why, whylen, "length %zu, expected %zu%s",
+			       got_len, want_len, i < n ? "; " : "");
+	if (i < n && pos < whylen)
+		snprintf(why + pos, whylen - pos,
+			 "byte %zu (%s): 0x%02x, expected 0x%02x", i, name,
+			 got[i], want[i]);
+	return -1;
 }

@@ -125,7 +125,8 @@ struct pkt_spec {
 	uint16_t tcp_win;		/* 0 = 65535 */
 	uint8_t tcp_opts_len;		/* 0..40, zero-padded to 4 */
 	uint8_t tcp_opts[PKT_MAX_TCPOPTS];
-	bool udp_no_csum;		/* IPv4: send checksum 0 ("none") */
+	bool udp_no_csum;		/* send checksum 0: "none" on IPv4,
+					 * invalid on IPv6 */
 	uint8_t sctp_chunk;		/* PKT_SCTP_DATA (payload = user data)
 					 * or PKT_SCTP_INIT (payload must be
 					 * empty) */
@@ -137,10 +138,12 @@ struct pkt_spec {
 	uint16_t icmp_id, icmp_seq;	/* echo request/reply */
 	uint32_t icmp_mtu;		/* frag needed (16 bits) / too big */
 	/* ICMP errors: the packet the error is about, built at L3 (its
-	 * Ethernet fields are ignored; it may not have an inner itself),
-	 * and how many of its bytes to embed: 0 = default, for IPv4 its IP
-	 * header + 8 bytes (RFC 792), for IPv6 as much as keeps the ICMPv6
-	 * message within 1280 bytes (RFC 4443); never more than it has. */
+	 * Ethernet fields are ignored; it may not have an inner itself;
+	 * same family as the outer), and how many of its bytes to embed:
+	 * 0 = default, for IPv4 its IP header + 8 bytes (RFC 792), for IPv6
+	 * as much as keeps the IPv6 packet within 1280 bytes (RFC 4443);
+	 * never more than it has. The ICMP body is the embedded bytes
+	 * followed by the payload (normally empty for errors). */
 	const struct pkt_spec *icmp_inner;
 	uint16_t icmp_inner_len;
 
@@ -188,7 +191,8 @@ struct pkt_ip_info {
 	uint32_t payload_off, payload_len; /* TCP/UDP data, SCTP DATA user
 				 * data (other chunks: all chunks), ICMP
 				 * body after 8 bytes (errors: the embedded
-				 * packet), else the bytes after the IP hdrs */
+				 * packet), else the bytes after the IP hdrs;
+				 * inner: what is embedded after its L4 hdr */
 };
 
 struct pkt_info {
@@ -259,6 +263,15 @@ int pkt_verify_csums(const uint8_t *buf, size_t len, char *why, size_t whylen);
  * get a packet that is odd but correctly checksummed. Returns 0, or -1 when
  * the frame does not parse (then nothing is written). */
 int pkt_fix_csums(uint8_t *buf, size_t len);
+
+/* Compares a frame a program produced with the expected one (e.g. built
+ * from the spec of the translated packet). Returns 0 when byte-identical;
+ * else -1 with why naming the first differing header field of the
+ * expected frame, checksum fields only when nothing else differs, e.g. "byte 30 (ipv4 dst): 0x0a, expected 0xc6",
+ * "byte 36 (tcp dport): ...", "byte 62 (inner udp sport): ...", or
+ * "length 74, expected 78". why may be NULL. */
+int pkt_compare(const uint8_t *got, size_t got_len, const uint8_t *want,
+		size_t want_len, char *why, size_t whylen);
 
 /* Deterministic pseudo-random numbers (splitmix64); *rng is the state:
  * seed it with any value. */
