@@ -318,7 +318,7 @@ static int put_icmp_inner(const struct pkt_spec *s, uint8_t *p, size_t cap,
 	want = s->icmp_inner_len;
 	if (!want && s->src.family == 4)
 		want = (p[0] & 0xf) * 4 + 8;
-	else if (!want)
+	else if (!want && outer_hlen + 8 < IPV6_MIN_MTU)
 		want = IPV6_MIN_MTU - outer_hlen - 8;
 	return want < (size_t)n ? (int)want : n;
 }
@@ -713,7 +713,7 @@ static int parse_ipv4(const uint8_t *b, size_t off, size_t *end, size_t *l4,
 		*end = off + tot;
 	frag = get16(h + 6);
 	ip->tos = h[1];
-	ip->ip_len = (uint16_t)tot;
+	ip->ip_len = (uint32_t)tot;
 	ip->ip_id = get16(h + 4);
 	ip->frag_id = ip->ip_id;
 	ip->df = frag & 0x4000;
@@ -784,7 +784,7 @@ static int parse_ipv6(const uint8_t *b, size_t off, size_t *end, size_t *l4,
 	w0 = get32(h);
 	ip->tos = (uint8_t)(w0 >> 20);
 	ip->flow_label = w0 & 0xfffff;
-	ip->ip_len = (uint16_t)(40 + plen);
+	ip->ip_len = (uint32_t)(40 + plen);
 	ip->ttl = h[7];
 	memcpy(ip->src.b, h + 8, 16);
 	memcpy(ip->dst.b, h + 24, 16);
@@ -995,10 +995,12 @@ static void ip_info_str(const struct pkt_ip_info *ip, char *buf, size_t len,
 		*pos += snprintf(buf + *pos, len - *pos, "v%d %s:%u > %s:%u %s",
 				 ip->family, s, ip->sport, d, ip->dport,
 				 proto_name(ip->proto));
+	else if (strcmp(proto_name(ip->proto), "proto"))
+		*pos += snprintf(buf + *pos, len - *pos, "v%d %s > %s %s",
+				 ip->family, s, d, proto_name(ip->proto));
 	else
-		*pos += snprintf(buf + *pos, len - *pos, "v%d %s > %s %s %u",
-				 ip->family, s, d, proto_name(ip->proto),
-				 ip->proto);
+		*pos += snprintf(buf + *pos, len - *pos, "v%d %s > %s proto %u",
+				 ip->family, s, d, ip->proto);
 	if (*pos >= len)
 		return;
 	if (ip->has_l4 && ip->proto == IPPROTO_TCP)

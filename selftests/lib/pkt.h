@@ -162,7 +162,7 @@ struct pkt_ip_info {
 	uint8_t tos;		/* TOS / traffic class */
 	uint32_t flow_label;	/* IPv6 */
 	uint16_t ip_id;		/* IPv4 */
-	uint16_t ip_len;	/* IPv4 total length; IPv6 40 + payload length */
+	uint32_t ip_len;	/* IPv4 total length; IPv6 40 + payload length */
 	uint8_t ip_opts_len;	/* IPv4 header length - 20 */
 	bool df, mf;		/* IPv4 flags; mf also from an IPv6 frag hdr */
 	bool is_frag;		/* MF set, offset != 0, or IPv6 fragment hdr */

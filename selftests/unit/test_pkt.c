@@ -621,10 +621,14 @@ static void test_other_proto_and_padding(void)
 	test_begin("unknown_proto_and_ethernet_padding");
 	n = build(&s);
 	memset(buf + n, 0xee, 60 - n);	/* pad to the Ethernet minimum */
-	if (parse_ok(60, &in))
+	if (parse_ok(60, &in)) {
 		CHECK(in.ip.proto == IPPROTO_GRE && !in.ip.has_l4 &&
 		      in.ip.payload_off == 34 && in.ip.payload_len == 4 &&
 		      in.ip.ip_len == 24, "gre");
+		pkt_info_str(&in, line, sizeof(line));
+		CHECK(!strcmp(line, "v4 203.0.113.1 > 198.19.0.1 proto 47 ttl 64 len 4"),
+		      "str: %s", line);
+	}
 	s.proto = IPPROTO_UDP;
 	n = build(&s);
 	memset(buf + n, 0xee, 60 - n);
