@@ -42,7 +42,7 @@ $(BUILD)/%.bpf.o: bpf/%.bpf.c $(wildcard bpf/*.h) | $(DEPS_STAMP)
 
 $(BUILD)/%.skel.h: $(BUILD)/%.bpf.o
 	$(call msg,SKEL,$@)
-	$(Q)$(BPFTOOL) gen skeleton $< name $(subst -,_,$*) > $@
+	$(Q)$(BPFTOOL) gen skeleton $< name xlb_$(subst -,_,$*) > $@
 
 $(BUILD)/user/%.o: user/%.c $(SKELS) | $(DEPS_STAMP)
 	$(call msg,CC,$@)

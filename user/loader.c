@@ -1,0 +1,340 @@
+#include <errno.h>
+#include <dirent.h>
+#include <limits.h>
+#include <net/if.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <sys/statfs.h>
+#include <unistd.h>
+#include <linux/if_link.h>
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+
+#include "loader.h"
+#include "xdp.skel.h"
+#include "tc.skel.h"
+
+#ifndef BPF_FS_MAGIC
+#define BPF_FS_MAGIC 0xcafe4a11
+#endif
+
+static const char *map_pin_name(const char *bpf_name)
+{
+	return strncmp(bpf_name, "xlb_", 4) ? bpf_name : bpf_name + 4;
+}
+
+/* Per-CPU scratch maps and .rodata are private to one program instance. */
+static bool map_is_shared_state(const struct bpf_map *map)
+{
+	const char *name = bpf_map__name(map);
+
+	return !bpf_map__is_internal(map) && !strstr(name, "_scratch");
+}
+
+int dp_ensure_bpffs(const char *pin_dir, char *err, size_t errlen)
+{
+	struct statfs st;
+
+	if (strncmp(pin_dir, "/sys/fs/bpf", 11))
+		return 0;
+	if (!statfs("/sys/fs/bpf", &st) && st.f_type == BPF_FS_MAGIC)
+		return 0;
+	if (mount("bpf", "/sys/fs/bpf", "bpf", 0, "mode=0700")) {
+		snprintf(err, errlen, "mount bpffs at /sys/fs/bpf: %s", strerror(errno));
+		return -errno;
+	}
+	fprintf(stderr, "xlb: mounted bpffs at /sys/fs/bpf (nothing was mounted there)\n");
+	return 1;
+}
+
+static void apply_size(struct bpf_object *obj, const char *name, __u32 n)
+{
+	struct bpf_map *map = bpf_object__find_map_by_name(obj, name);
+
+	if (map && n)
+		bpf_map__set_max_entries(map, n);
+}
+
+/* Point every shared map at its pin file; an existing pin is adopted with
+ * its own size, so a restart with other size flags keeps the state. */
+static int setup_pins(struct dp *dp, struct bpf_object *obj, char *err, size_t errlen)
+{
+	struct bpf_map_info info;
+	struct bpf_map *map;
+	char path[PATH_MAX];
+	__u32 len;
+	int fd;
+
+	bpf_object__for_each_map(map, obj) {
+		if (!map_is_shared_state(map))
+			continue;
+		snprintf(path, sizeof(path), "%s/%s", dp->pin_dir, map_pin_name(bpf_map__name(map)));
+		fd = bpf_obj_get(path);
+		if (fd >= 0) {
+			memset(&info, 0, sizeof(info));
+			len = sizeof(info);
+			if (!bpf_obj_get_info_by_fd(fd, &info, &len))
+				bpf_map__set_max_entries(map, info.max_entries);
+			close(fd);
+			dp->adopted = true;
+		}
+		if (bpf_map__set_pin_path(map, path)) {
+			snprintf(err, errlen, "pin path %s: %s", path, strerror(errno));
+			return -errno;
+		}
+	}
+	return 0;
+}
+
+/* The tc object uses the xdp object's maps: one state for both programs. */
+static int share_maps(struct bpf_object *from, struct bpf_object *to, char *err, size_t errlen)
+{
+	struct bpf_map *map, *src;
+
+	bpf_object__for_each_map(map, to) {
+		if (!map_is_shared_state(map))
+			continue;
+		src = bpf_object__find_map_by_name(from, bpf_map__name(map));
+		if (!src || bpf_map__reuse_fd(map, bpf_map__fd(src))) {
+			snprintf(err, errlen, "share map %s between programs: %s",
+				 bpf_map__name(map), src ? strerror(errno) : "missing");
+			return -EINVAL;
+		}
+	}
+	return 0;
+}
+
+static int pin_prog(struct bpf_program *prog, const char *dir, const char *name,
+		    char *err, size_t errlen)
+{
+	char path[PATH_MAX];
+
+	snprintf(path, sizeof(path), "%s/%s", dir, name);
+	unlink(path);	/* a restart replaces the previous instance's pin */
+	if (bpf_program__pin(prog, path)) {
+		snprintf(err, errlen, "pin program %s: %s", path, strerror(errno));
+		return -errno;
+	}
+	return 0;
+}
+
+static int load_xdp_object(struct dp *dp, const struct dp_sizes *sz, char *err, size_t errlen)
+{
+	struct bpf_object *obj;
+	int rc;
+
+	dp->xdp = xlb_xdp__open();
+	if (!dp->xdp) {
+		snprintf(err, errlen, "open xdp object: %s", strerror(errno));
+		return -errno;
+	}
+	obj = dp->xdp->obj;
+	apply_size(obj, "xlb_frontends", sz->frontends);
+	apply_size(obj, "xlb_services", sz->services);
+	apply_size(obj, "xlb_slots", sz->slots);
+	apply_size(obj, "xlb_backends", sz->backends);
+	apply_size(obj, "xlb_conntrack", sz->conntrack);
+	apply_size(obj, "xlb_affinity", sz->affinity);
+	if (dp->pin_dir[0]) {
+		rc = setup_pins(dp, obj, err, errlen);
+		if (rc)
+			return rc;
+	}
+	rc = xlb_xdp__load(dp->xdp);
+	if (rc) {
+		snprintf(err, errlen, "load xdp program: %s%s", strerror(-rc),
+			 dp->adopted ? " (pinned maps of another layout? run 'xlb cleanup')" : "");
+		return rc;
+	}
+	return 0;
+}
+
+int dp_load(struct dp *dp, const char *pin_dir, const struct dp_sizes *sz,
+	    char *err, size_t errlen)
+{
+	int rc;
+
+	memset(dp, 0, sizeof(*dp));
+	maps_init(&dp->maps);
+	if (pin_dir) {
+		snprintf(dp->pin_dir, sizeof(dp->pin_dir), "%s", pin_dir);
+		rc = dp_ensure_bpffs(pin_dir, err, errlen);
+		if (rc < 0)
+			return rc;
+		if (mkdir(pin_dir, 0700) && errno != EEXIST) {
+			snprintf(err, errlen, "create pin directory %s: %s", pin_dir, strerror(errno));
+			return -errno;
+		}
+	}
+	rc = load_xdp_object(dp, sz, err, errlen);
+	if (rc)
+		goto fail;
+	dp->tc = xlb_tc__open();
+	if (!dp->tc) {
+		rc = -errno;
+		snprintf(err, errlen, "open tc object: %s", strerror(errno));
+		goto fail;
+	}
+	rc = share_maps(dp->xdp->obj, dp->tc->obj, err, errlen);
+	if (rc)
+		goto fail;
+	rc = xlb_tc__load(dp->tc);
+	if (rc) {
+		snprintf(err, errlen, "load tc program: %s", strerror(-rc));
+		goto fail;
+	}
+	if (dp->pin_dir[0]) {
+		rc = pin_prog(dp->xdp->progs.xlb_xdp, dp->pin_dir, "prog_xdp", err, errlen);
+		if (!rc)
+			rc = pin_prog(dp->tc->progs.xlb_tc, dp->pin_dir, "prog_tc", err, errlen);
+		if (rc)
+			goto fail;
+	}
+	rc = maps_from_object(&dp->maps, dp->xdp->obj, err, errlen);
+	if (rc)
+		goto fail;
+	return 0;
+fail:
+	dp_close(dp);
+	return rc;
+}
+
+void dp_close(struct dp *dp)
+{
+	maps_close(&dp->maps);
+	xlb_tc__destroy(dp->tc);
+	xlb_xdp__destroy(dp->xdp);
+	dp->tc = NULL;
+	dp->xdp = NULL;
+}
+
+int dp_xdp_fd(const struct dp *dp)
+{
+	return bpf_program__fd(dp->xdp->progs.xlb_xdp);
+}
+
+int dp_tc_fd(const struct dp *dp)
+{
+	return bpf_program__fd(dp->tc->progs.xlb_tc);
+}
+
+static const char *ifname_of(int ifindex, char *buf)
+{
+	return if_indextoname(ifindex, buf) ? buf : "?";
+}
+
+int dp_attach_xdp(struct dp *dp, int ifindex, enum xdp_mode mode, char *err, size_t errlen)
+{
+	__u32 flags = mode == XDP_MODE_GENERIC ? XDP_FLAGS_SKB_MODE : XDP_FLAGS_DRV_MODE;
+	char name[IF_NAMESIZE];
+	int rc;
+
+	if (mode == XDP_MODE_OFF)
+		return 0;
+	/* Replaces a previous instance in place: no gap in service. */
+	rc = bpf_xdp_attach(ifindex, dp_xdp_fd(dp), flags, NULL);
+	if (rc) {
+		snprintf(err, errlen, "attach xdp (%s) to %s: %s%s",
+			 mode == XDP_MODE_GENERIC ? "generic" : "native", ifname_of(ifindex, name),
+			 strerror(-rc), mode == XDP_MODE_NATIVE ? " (try --xdp-mode generic)" : "");
+		return rc;
+	}
+	return 0;
+}
+
+int dp_attach_tc(struct dp *dp, int ifindex, char *err, size_t errlen)
+{
+	DECLARE_LIBBPF_OPTS(bpf_tc_hook, hook, .ifindex = ifindex, .attach_point = BPF_TC_INGRESS);
+	DECLARE_LIBBPF_OPTS(bpf_tc_opts, opts, .handle = XLB_TC_HANDLE, .priority = XLB_TC_PRIO,
+			    .prog_fd = dp_tc_fd(dp), .flags = BPF_TC_F_REPLACE);
+	char name[IF_NAMESIZE];
+	int rc;
+
+	rc = bpf_tc_hook_create(&hook);
+	if (rc && rc != -EEXIST) {
+		snprintf(err, errlen, "create clsact on %s: %s", ifname_of(ifindex, name),
+			 strerror(-rc));
+		return rc;
+	}
+	rc = bpf_tc_attach(&hook, &opts);
+	if (rc) {
+		snprintf(err, errlen, "attach tc ingress to %s: %s", ifname_of(ifindex, name),
+			 strerror(-rc));
+		return rc;
+	}
+	return 0;
+}
+
+static __u32 pinned_prog_id(const char *dir, const char *name)
+{
+	struct bpf_prog_info info = {};
+	__u32 len = sizeof(info);
+	char path[PATH_MAX];
+	int fd;
+
+	snprintf(path, sizeof(path), "%s/%s", dir, name);
+	fd = bpf_obj_get(path);
+	if (fd < 0)
+		return 0;
+	if (bpf_obj_get_info_by_fd(fd, &info, &len))
+		info.id = 0;
+	close(fd);
+	return info.id;
+}
+
+static void detach_dev(int ifindex, __u32 xdp_id, __u32 tc_id)
+{
+	DECLARE_LIBBPF_OPTS(bpf_xdp_query_opts, q);
+	DECLARE_LIBBPF_OPTS(bpf_tc_hook, hook, .ifindex = ifindex, .attach_point = BPF_TC_INGRESS);
+	DECLARE_LIBBPF_OPTS(bpf_tc_opts, opts, .handle = XLB_TC_HANDLE, .priority = XLB_TC_PRIO);
+
+	if (xdp_id && !bpf_xdp_query(ifindex, 0, &q)) {
+		if (q.drv_prog_id == xdp_id)
+			bpf_xdp_detach(ifindex, XDP_FLAGS_DRV_MODE, NULL);
+		if (q.skb_prog_id == xdp_id)
+			bpf_xdp_detach(ifindex, XDP_FLAGS_SKB_MODE, NULL);
+	}
+	if (tc_id && !bpf_tc_query(&hook, &opts) && opts.prog_id == tc_id) {
+		opts.prog_id = 0;
+		opts.prog_fd = 0;
+		opts.flags = 0;
+		bpf_tc_detach(&hook, &opts);
+	}
+}
+
+int dp_cleanup(const char *pin_dir, char *err, size_t errlen)
+{
+	__u32 xdp_id = pinned_prog_id(pin_dir, "prog_xdp");
+	__u32 tc_id = pinned_prog_id(pin_dir, "prog_tc");
+	struct if_nameindex *ifs = if_nameindex(), *i;
+	char path[PATH_MAX];
+	struct dirent *de;
+	DIR *d;
+
+	for (i = ifs; i && i->if_index; i++)
+		detach_dev(i->if_index, xdp_id, tc_id);
+	if (ifs)
+		if_freenameindex(ifs);
+	d = opendir(pin_dir);
+	if (!d) {
+		if (errno == ENOENT)
+			return 0;
+		snprintf(err, errlen, "open pin directory %s: %s", pin_dir, strerror(errno));
+		return -errno;
+	}
+	while ((de = readdir(d))) {
+		if (de->d_name[0] == '.')
+			continue;
+		snprintf(path, sizeof(path), "%s/%s", pin_dir, de->d_name);
+		unlink(path);
+	}
+	closedir(d);
+	if (rmdir(pin_dir)) {
+		snprintf(err, errlen, "remove pin directory %s: %s", pin_dir, strerror(errno));
+		return -errno;
+	}
+	return 0;
+}
