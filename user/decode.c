@@ -5,7 +5,6 @@
  * an oversized string or array into "too_large", so no input can crash. */
 #include <ctype.h>
 #include <errno.h>
-#include <math.h>
 #include <netinet/in.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -141,7 +140,8 @@ static int get_int(struct dctx *c, const cJSON *obj, const char *key,
 	if (!f)
 		return 0;
 	v = cJSON_GetNumberValue(f);
-	if (!cJSON_IsNumber(f) || v != floor(v) || fabs(v) > 9.0e18)
+	/* Range first: converting an out-of-range double is undefined. */
+	if (!cJSON_IsNumber(f) || !(v >= -9.0e18 && v <= 9.0e18) || v != (double)(long long)v)
 		return fail(c, DECODE_WRONG_TYPE, path, "not an integer");
 	*present = true;
 	*out = (long long)v;
