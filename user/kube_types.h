@@ -1,0 +1,141 @@
+/* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
+/* Plain C views of the Kubernetes objects xlb reads: only the fields
+ * kube-proxy uses, already validated and parsed (see decode.h). Every string
+ * is owned by its object and freed with it; pointers are never NULL unless
+ * the field says "NULL = absent". */
+#ifndef XLB_KUBE_TYPES_H
+#define XLB_KUBE_TYPES_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <linux/types.h>
+
+#include "ipaddr.h"
+
+/* Caps on arrays in one object; larger ones are rejected as "too_large".
+ * The API server's own limits are lower (slices: 1000 endpoints, 100 ports;
+ * hints: 8), so only forged or corrupt objects hit them. */
+#define KUBE_MAX_PORTS		1024	/* Service or EndpointSlice ports */
+#define KUBE_MAX_IPS		256	/* externalIPs, ingress, source ranges */
+#define KUBE_MAX_ENDPOINTS	1000	/* endpoints in one slice */
+#define KUBE_MAX_ADDRESSES	100	/* addresses of one endpoint */
+#define KUBE_MAX_HINTS		64	/* forZones / forNodes of one endpoint */
+#define KUBE_MAX_NODE_ADDRS	64	/* Node status.addresses */
+#define KUBE_MAX_TAINTS		256
+#define KUBE_MAX_STRLEN		4096	/* any single string field */
+#define KUBE_MAX_NAME		253	/* metadata.name, as the API server */
+#define KUBE_MAX_NAMESPACE	63
+
+#define KUBE_AFFINITY_DEFAULT_TIMEOUT 10800	/* seconds, as the API server */
+
+struct kube_meta {
+	char *ns;		/* "" for cluster-scoped objects (Node) */
+	char *name;
+	char *uid;		/* "" when absent */
+	char *resource_version;	/* opaque; "" when absent */
+};
+
+enum kube_svc_type {
+	KUBE_SVC_CLUSTER_IP,
+	KUBE_SVC_NODE_PORT,
+	KUBE_SVC_LOAD_BALANCER,
+	KUBE_SVC_EXTERNAL_NAME,
+};
+
+struct kube_svc_port {
+	char *name;		/* "" for the single unnamed port */
+	__u8 proto;		/* IPPROTO_TCP / IPPROTO_UDP / IPPROTO_SCTP */
+	__u16 port;
+	__u16 node_port;	/* 0 = none */
+};
+
+struct kube_lb_ingress {
+	struct xlb_ip ip;
+	bool vip;		/* ipMode absent or "VIP"; "Proxy" (or unknown) = false */
+};
+
+struct kube_service {
+	struct kube_meta meta;
+	enum kube_svc_type type;
+	bool headless;		/* clusterIP "None" or empty */
+	bool proxy_excluded;	/* labelled service-proxy-name or headless */
+	/* One ClusterIP per family, paired from clusterIPs[i] / ipFamilies[i]
+	 * (fallback clusterIP); no two of the same family. */
+	struct xlb_ip cluster_ips[2];
+	size_t n_cluster_ips;
+	struct kube_svc_port *ports;
+	size_t n_ports;
+	struct xlb_ip *external_ips;		/* invalid entries skipped */
+	size_t n_external_ips;
+	struct kube_lb_ingress *ingress;	/* entries with a valid ip only */
+	size_t n_ingress;
+	struct xlb_prefix *source_ranges;	/* trimmed; invalid skipped */
+	size_t n_source_ranges;
+	bool etp_local;		/* externalTrafficPolicy Local */
+	bool itp_local;		/* internalTrafficPolicy Local */
+	bool affinity;		/* sessionAffinity ClientIP */
+	__u32 affinity_timeout;	/* seconds; default 10800 */
+	__u16 health_check_node_port;	/* 0 = none */
+	bool allocate_lb_node_ports;	/* default true */
+};
+
+enum kube_addr_type {
+	KUBE_ADDR_IPV4,
+	KUBE_ADDR_IPV6,
+	KUBE_ADDR_FQDN,	/* deprecated: decoded but carries no endpoints */
+};
+
+struct kube_slice_port {
+	char *name;	/* NULL = absent: kube-proxy ignores such a port */
+	__u8 proto;
+	__u16 port;	/* 0 = absent or 0: ignored */
+};
+
+struct kube_endpoint {
+	struct xlb_ip ip;	/* addresses[0] */
+	bool ready;		/* absent = true */
+	bool serving;		/* absent = true */
+	bool terminating;	/* absent = false */
+	char *node_name;	/* NULL = absent */
+	char *zone;		/* NULL = absent */
+	char **for_zones;
+	size_t n_for_zones;
+	char **for_nodes;
+	size_t n_for_nodes;
+};
+
+struct kube_slice {
+	struct kube_meta meta;
+	char *service_name;	/* label kubernetes.io/service-name */
+	enum kube_addr_type addr_type;
+	struct kube_slice_port *ports;
+	size_t n_ports;
+	struct kube_endpoint *endpoints;	/* valid ones of the address type */
+	size_t n_endpoints;
+	/* endpoints.kubernetes.io/last-change-trigger-time as Unix time in
+	 * nanoseconds; 0 = absent or unparsable. */
+	int64_t trigger_time_ns;
+};
+
+enum kube_node_addr_type {
+	KUBE_NODE_INTERNAL_IP,
+	KUBE_NODE_EXTERNAL_IP,
+	KUBE_NODE_OTHER,	/* any other type carrying an IP */
+};
+
+struct kube_node_addr {
+	enum kube_node_addr_type type;
+	struct xlb_ip ip;
+};
+
+struct kube_node {
+	struct kube_meta meta;
+	char *zone;		/* label topology.kubernetes.io/zone; NULL = absent */
+	struct kube_node_addr *addrs;	/* entries whose address is an IP */
+	size_t n_addrs;
+	bool deleting;		/* metadata.deletionTimestamp set */
+	bool to_be_deleted;	/* taint ToBeDeletedByClusterAutoscaler */
+};
+
+#endif
