@@ -67,6 +67,7 @@ struct kube_watch {
 	char curl_err[CURL_ERROR_SIZE];
 	enum step abort_step;	/* set when a write callback ends the transfer */
 	unsigned int stream_events;
+	bool stream_open;	/* the watch got 200 and counted */
 	char *rv;		/* last resourceVersion seen */
 	const char *op;		/* "list" or "watch", for logs */
 	char msg[MSG_MAX];	/* why the last step failed */
@@ -639,6 +640,13 @@ out:
 	return step;
 }
 
+static size_t on_list_data(char *p, size_t size, size_t n, void *ud)
+{
+	struct kube_watch *w = ud;
+
+	return on_body_data(p, size, n, &w->body);
+}
+
 static enum step list_page(struct kube_watch *w, struct list_state *ls)
 {
 	char *url = list_url(w, ls->cont);
@@ -647,7 +655,7 @@ static enum step list_page(struct kube_watch *w, struct list_state *ls)
 
 	if (!url)
 		return failed(w, KUBE_ERR_NETWORK, STEP_RETRY, "out of memory");
-	res = fetch(w, url, on_body_data, w->conn->o.request_timeout_s);
+	res = fetch(w, url, on_list_data, w->conn->o.request_timeout_s);
 	free(url);
 	if (stopping(w))
 		return STEP_STOP;
@@ -769,8 +777,12 @@ static size_t on_watch_data(char *p, size_t size, size_t n, void *ud)
 	size_t len = size * n;
 	int err;
 
-	if (!w->status)
+	if (!w->status) {
 		curl_easy_getinfo(w->easy, CURLINFO_RESPONSE_CODE, &w->status);
+		w->stream_open = w->status == 200;
+		if (w->stream_open)
+			stat_inc(w, &w->stats.watches);
+	}
 	if (w->status != 200) {
 		/* Keep the start of an error body for its message. */
 		body_append(&w->body, p, len);
@@ -817,13 +829,14 @@ static enum step watch_once(struct kube_watch *w)
 		return failed(w, KUBE_ERR_NETWORK, STEP_RETRY, "out of memory");
 	watch_buf_reset(&w->wb);
 	w->stream_events = 0;
+	w->stream_open = false;
 	res = fetch(w, url, on_watch_data,
 		    o->watch_timeout_max_s + WATCH_TIMEOUT_SLACK_S);
 	free(url);
 	if (stopping(w))
 		return STEP_STOP;
-	if (w->status == 200)
-		stat_inc(w, &w->stats.watches);
+	if (w->status == 200 && !w->stream_open)
+		stat_inc(w, &w->stats.watches);	/* a stream with no data at all */
 	step = classify(w, res);
 	if (step != STEP_OK)
 		return step;
@@ -843,6 +856,7 @@ static enum step watch_once(struct kube_watch *w)
 static void recover(struct kube_watch *w, enum step step, bool *need_list)
 {
 	const struct kube_conn_opts *o = &w->conn->o;
+	bool was_listing = *need_list;
 	unsigned int delay = 0;
 	char why[64] = "";
 
@@ -863,7 +877,7 @@ static void recover(struct kube_watch *w, enum step step, bool *need_list)
 	w->stats.last_retry_ms = delay;
 	pthread_mutex_unlock(&w->lock);
 	klog(w->conn, LOG_WARNING, "watch %s: %s (%s, %s%s in %u ms)", w->name, w->msg,
-	     w->op, why, *need_list ? "relist" : "retry", delay);
+	     w->op, why, was_listing || !*need_list ? "retry" : "relist", delay);
 	sleep_interruptible(w, delay);
 }
 

@@ -34,6 +34,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qsl, urlsplit
 
 HANG_LIMIT_S = 120
+LIFETIME_S = 300  # a forgotten server goes away on its own
 
 
 class Script:
@@ -118,19 +119,27 @@ class Handler(BaseHTTPRequestHandler):
             time.sleep(0.05)
 
 
+class Server(ThreadingHTTPServer):
+    daemon_threads = True
+
+    def handle_error(self, request, client_address):
+        # Clients hanging up mid-response is what the tests do on purpose.
+        pass
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--script", required=True)
     ap.add_argument("--port-file", required=True)
     ap.add_argument("--log", required=True)
     args = ap.parse_args()
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    server.daemon_threads = True
+    server = Server(("127.0.0.1", 0), Handler)
     server.script = Script(args.script, args.log)
     tmp = args.port_file + ".tmp"
     with open(tmp, "w") as f:
         f.write("%d\n" % server.server_address[1])
     os.replace(tmp, args.port_file)
+    threading.Timer(LIFETIME_S, os._exit, (1,)).start()
     server.serve_forever(poll_interval=0.05)
 
 
