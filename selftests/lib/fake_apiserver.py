@@ -6,6 +6,9 @@ many HTTP chunks, pack many events in one, cut a stream mid-event or answer
 410/500/401/403.
 
 Usage: fake_apiserver.py --script FILE --port-file FILE --log FILE
+                         [--tls-cert PEM --tls-key PEM]
+With --tls-cert the server speaks HTTPS and asks for an optional client
+certificate, verified against the same PEM; the log records its CN.
 
 The script is JSON: {"list": [RESP, ...], "watch": [RESP, ...]}. A request with
 watch=true (or 1) takes the next "watch" response, any other the next "list"
@@ -20,7 +23,8 @@ RESP: {"status": 200, "body": "...", "split": N, "chunks": ["..."],
   final chunk (a cut stream), "hang" keeps it open until the client leaves.
 
 Every request is appended to the log as one JSON line:
-  {"n", "t" (monotonic seconds), "kind", "path", "query": {k: v}, "auth"}.
+  {"n", "t" (monotonic seconds), "kind", "path", "query": {k: v}, "auth",
+   "client_cn"}.
 The listening port is written to the port file once the socket is bound.
 """
 import argparse
@@ -28,6 +32,7 @@ import json
 import os
 import select
 import socket
+import ssl
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -73,11 +78,22 @@ class Handler(BaseHTTPRequestHandler):
         query = dict(parse_qsl(url.query, keep_blank_values=True))
         kind = "watch" if query.get("watch") in ("true", "1") else "list"
         entry = {"t": time.monotonic(), "kind": kind, "path": url.path,
-                 "query": query, "auth": self.headers.get("Authorization")}
+                 "query": query, "auth": self.headers.get("Authorization"),
+                 "client_cn": self.client_cn()}
         resp = self.server.script.take(kind, entry)
         if resp is None:
             resp = {"status": 200, "chunks": [], "end": "hang"}
         self.reply(resp)
+
+    def client_cn(self):
+        if not isinstance(self.connection, ssl.SSLSocket):
+            return None
+        cert = self.connection.getpeercert() or {}
+        for rdn in cert.get("subject", ()):
+            for key, value in rdn:
+                if key == "commonName":
+                    return value
+        return None
 
     def reply(self, resp):
         self.send_response(resp.get("status", 200))
@@ -132,8 +148,16 @@ def main():
     ap.add_argument("--script", required=True)
     ap.add_argument("--port-file", required=True)
     ap.add_argument("--log", required=True)
+    ap.add_argument("--tls-cert")
+    ap.add_argument("--tls-key")
     args = ap.parse_args()
     server = Server(("127.0.0.1", 0), Handler)
+    if args.tls_cert:
+        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        ctx.load_cert_chain(args.tls_cert, args.tls_key)
+        ctx.load_verify_locations(args.tls_cert)
+        ctx.verify_mode = ssl.CERT_OPTIONAL
+        server.socket = ctx.wrap_socket(server.socket, server_side=True)
     server.script = Script(args.script, args.log)
     tmp = args.port_file + ".tmp"
     with open(tmp, "w") as f:

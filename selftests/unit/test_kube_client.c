@@ -63,6 +63,7 @@ static void sb_add(char **s, const char *fmt, ...)
 
 struct fake {
 	pid_t pid;
+	const char *tls_dir;	/* holds cert.pem and key.pem: serve HTTPS */
 	char dir[64];
 	char url[64];
 	cJSON *script, *lists, *watches;
@@ -116,15 +117,21 @@ static int fake_start(struct fake *f)
 	f->pid = fork();
 	if (f->pid == 0) {
 		prctl(PR_SET_PDEATHSIG, SIGTERM);
+		char cert[128], key[128];
+
+		snprintf(cert, sizeof(cert), "%s/cert.pem", f->tls_dir ? f->tls_dir : "");
+		snprintf(key, sizeof(key), "%s/key.pem", f->tls_dir ? f->tls_dir : "");
 		execlp("python3", "python3", fake_path, "--script", fpath(f, "script.json"),
-		       "--port-file", fpath(f, "port"), "--log", fpath(f, "log"), (char *)NULL);
+		       "--port-file", fpath(f, "port"), "--log", fpath(f, "log"),
+		       f->tls_dir ? "--tls-cert" : NULL, cert, "--tls-key", key, (char *)NULL);
 		_exit(127);
 	}
 	while (f->pid > 0 && now_ms() < deadline) {
 		fp = fopen(fpath(f, "port"), "r");
 		if (fp && fscanf(fp, "%d", &port) == 1) {
 			fclose(fp);
-			snprintf(f->url, sizeof(f->url), "http://127.0.0.1:%d", port);
+			snprintf(f->url, sizeof(f->url), "%s://127.0.0.1:%d",
+				 f->tls_dir ? "https" : "http", port);
 			return 0;
 		}
 		if (fp)
@@ -910,6 +917,138 @@ out:
 	test_end();
 }
 
+static char *b64_file(const char *path)
+{
+	static const char tbl[] =
+		"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+	unsigned char in[8192];
+	char *out;
+	size_t n, o = 0;
+	FILE *fp = fopen(path, "r");
+
+	if (!fp)
+		return NULL;
+	n = fread(in, 1, sizeof(in), fp);
+	fclose(fp);
+	out = malloc(n / 3 * 4 + 5);
+	for (size_t i = 0; i < n; i += 3) {
+		unsigned int v = in[i] << 16 | (i + 1 < n ? in[i + 1] << 8 : 0) |
+				 (i + 2 < n ? in[i + 2] : 0);
+
+		out[o++] = tbl[v >> 18];
+		out[o++] = tbl[(v >> 12) & 63];
+		out[o++] = i + 1 < n ? tbl[(v >> 6) & 63] : '=';
+		out[o++] = i + 2 < n ? tbl[v & 63] : '=';
+	}
+	out[o] = '\0';
+	return out;
+}
+
+/* GET through a connection made from kubeconfig text (or --master alone when
+ * text is NULL); returns kube_get's result, err filled. */
+static int tls_get(const char *dir, const char *url, const char *text, char *err)
+{
+	struct kube_conn_opts o = { .master = text ? NULL : url, .log = on_log };
+	char path[128];
+	struct kube_conn *c;
+	cJSON *out = NULL;
+	FILE *fp;
+	int ret;
+
+	snprintf(path, sizeof(path), "%s/config", dir);
+	if (text) {
+		fp = fopen(path, "w");
+		fputs(text, fp);
+		fclose(fp);
+		o.kubeconfig = path;
+	}
+	c = kube_conn_new(&o, err, 256);
+	ret = c ? kube_get(c, "/api/v1/namespaces/default", &out, NULL, err, 256) : -1;
+	cJSON_Delete(out);
+	kube_conn_free(c);
+	unlink(path);
+	return ret;
+}
+
+static const char *last_client_cn(struct fake *f)
+{
+	static char cn[64];
+	cJSON *r = fake_requests(f, "list");
+	cJSON *v = cJSON_GetObjectItem(cJSON_GetArrayItem(r, cJSON_GetArraySize(r) - 1),
+				       "client_cn");
+
+	snprintf(cn, sizeof(cn), "%s", cJSON_IsString(v) ? v->valuestring : "");
+	cJSON_Delete(r);
+	return cn;
+}
+
+static void test_tls(void)
+{
+	char dir[64] = "/tmp/xlb-tls-XXXXXX", cmd[512], err[256], cert[128] = "";
+	char *ca64 = NULL, *key64 = NULL, *kc = NULL;
+	struct fake f;
+
+	test_begin("kube_client_tls_verify_ca_data_client_cert_insecure");
+	rec_reset();
+	fake_init(&f);
+	add_resp(f.lists, 200, "{\"kind\":\"Namespace\"}", 0, "ok");
+	if (!mkdtemp(dir))
+		goto out;
+	snprintf(cmd, sizeof(cmd), "openssl req -x509 -newkey ec -pkeyopt "
+		 "ec_paramgen_curve:prime256v1 -nodes -keyout %s/key.pem -out %s/cert.pem "
+		 "-days 2 -subj /CN=127.0.0.1 -addext subjectAltName=IP:127.0.0.1 "
+		 ">/dev/null 2>&1", dir, dir);
+	if (system(cmd)) {
+		test_skip(test_case_name, "openssl cannot make a test certificate");
+		goto cleanup;
+	}
+	snprintf(cert, sizeof(cert), "%s/cert.pem", dir);
+	ca64 = b64_file(cert);
+	snprintf(cmd, sizeof(cmd), "%s/key.pem", dir);
+	key64 = b64_file(cmd);
+	f.tls_dir = dir;
+	if (!CHECK(ca64 && key64 && !fake_start(&f), "setup"))
+		goto out;
+	/* No CA given: the self-signed server must be refused. */
+	CHECK(tls_get(dir, f.url, NULL, err) == -1 && strstr(err, "GET /api/v1/namespaces/default: ") &&
+	      strstr(err, "certificate"), "unverified server accepted: %s", err);
+	/* CA and client certificate inline: verified both ways. */
+	sb_add(&kc, "current-context: c\ncontexts:\n- name: c\n  context: {cluster: k, user: u}\n"
+	       "clusters:\n- name: k\n  cluster:\n    server: %s\n"
+	       "    certificate-authority-data: %s\n"
+	       "users:\n- name: u\n  user:\n    client-certificate-data: %s\n"
+	       "    client-key-data: %s\n", f.url, ca64, ca64, key64);
+	CHECK(!tls_get(dir, f.url, kc, err), "CA data: %s", err);
+	CHECK(!strcmp(last_client_cn(&f), "127.0.0.1"), "client cert not presented");
+	free(kc);
+	kc = NULL;
+	/* CA as a file, no client certificate. */
+	sb_add(&kc, "current-context: c\ncontexts:\n- name: c\n  context: {cluster: k}\n"
+	       "clusters:\n- name: k\n  cluster: {server: '%s', certificate-authority: '%s'}\n",
+	       f.url, cert);
+	CHECK(!tls_get(dir, f.url, kc, err), "CA file: %s", err);
+	CHECK(!strcmp(last_client_cn(&f), ""), "no client cert expected");
+	free(kc);
+	kc = NULL;
+	/* insecure-skip-tls-verify only because the file says so. */
+	sb_add(&kc, "current-context: c\ncontexts:\n- name: c\n  context: {cluster: k}\n"
+	       "clusters:\n- name: k\n  cluster: {server: '%s', insecure-skip-tls-verify: true}\n",
+	       f.url);
+	CHECK(!tls_get(dir, f.url, kc, err), "insecure: %s", err);
+	CHECK(fake_count(&f, "list") == 3, "requests %d", fake_count(&f, "list"));
+out:
+	test_end();
+cleanup:
+	fake_stop(&f);
+	free(kc);
+	free(ca64);
+	free(key64);
+	snprintf(cmd, sizeof(cmd), "%s/key.pem", dir);
+	unlink(cmd);
+	unlink(cert);
+	rmdir(dir);
+}
+
 static void test_bad_spec(void)
 {
 	struct kube_conn *c;
@@ -973,6 +1112,7 @@ int main(int argc, char **argv)
 	stop_case("kube_client_stop_is_prompt_during_backoff", true);
 	test_refused();
 	test_get_and_token();
+	test_tls();
 	test_bad_spec();
 	rec_reset();
 	free(rec.trace);
