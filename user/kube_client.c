@@ -305,16 +305,23 @@ static CURL *new_easy(struct kube_conn *c, const char *url, long timeout_s,
 		      struct curl_slist **hdrs, char *errbuf)
 {
 	char terr[300], *token = NULL, *auth = NULL;
-	struct curl_slist *h;
+	struct curl_slist *h, *more = NULL;
 	CURL *e;
 
 	if (kube_config_token(&c->cfg, &token, terr, sizeof(terr)))
 		klog(c, LOG_WARNING, "%s: %s%s", c->cfg.source, terr,
 		     token ? " (using the previous token)" : "");
 	h = curl_slist_append(NULL, "Accept: application/json");
-	if (h && token && asprintf(&auth, "Authorization: Bearer %s", token) >= 0)
-		h = curl_slist_append(h, auth) ?: (curl_slist_free_all(h), NULL);
-	free(auth);
+	if (h && token) {
+		if (asprintf(&auth, "Authorization: Bearer %s", token) >= 0)
+			more = curl_slist_append(h, auth);
+		else
+			auth = NULL;
+		if (!more)
+			curl_slist_free_all(h);
+		h = more;
+		free(auth);
+	}
 	free(token);
 	*hdrs = h;
 	e = h ? curl_easy_init() : NULL;

@@ -143,7 +143,8 @@ static void test_missing(void)
 	write_file("config", "current-context: x\ncontexts:\n- name: x\n  context: {cluster: gone}\n");
 	CHECK(load(&cfg, tpath("config"), NULL, NULL, err) &&
 	      strstr(err, "cluster \"gone\" (of context \"x\") not found"), "cluster: %s", err);
-	write_file("config", "current-context: x\ncontexts:\n- name: x\n  context: {cluster: c, user: who}\n"
+	write_file("config", "current-context: x\ncontexts:\n- name: x\n"
+		   "  context: {cluster: c, user: who}\n"
 		   "clusters:\n- name: c\n  cluster: {server: 'https://192.0.2.1'}\n");
 	CHECK(load(&cfg, tpath("config"), NULL, NULL, err) &&
 	      strstr(err, "user \"who\" (of context \"x\") not found"), "user: %s", err);
