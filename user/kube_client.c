@@ -207,7 +207,7 @@ static void curl_init_once(void)
 	curl_global_init(CURL_GLOBAL_DEFAULT);
 }
 
-#define DEFAULT(field, value) \
+#define OPT_DEFAULT(field, value) \
 	do { if (!c->o.field) c->o.field = (value); } while (0)
 
 struct kube_conn *kube_conn_new(const struct kube_conn_opts *opts,
@@ -228,17 +228,17 @@ struct kube_conn *kube_conn_new(const struct kube_conn_opts *opts,
 	c->o = *opts;
 	c->o.kubeconfig = c->o.master = c->o.sa_dir = c->o.user_agent = NULL;
 	c->user_agent = strdup(opts->user_agent ? opts->user_agent : "xlb");
-	DEFAULT(max_event_bytes, WATCH_BUF_DEFAULT_MAX);
-	DEFAULT(max_body_bytes, 256u << 20);
-	DEFAULT(page_size, 500);
-	DEFAULT(watch_timeout_min_s, 300);
-	DEFAULT(watch_timeout_max_s, 2 * c->o.watch_timeout_min_s);
-	DEFAULT(backoff_initial_ms, 200);
-	DEFAULT(backoff_max_ms, 30000);
-	DEFAULT(backoff_reset_ms, 60000);
-	DEFAULT(relist_after_failures, 5);
-	DEFAULT(connect_timeout_ms, 10000);
-	DEFAULT(request_timeout_s, 60);
+	OPT_DEFAULT(max_event_bytes, WATCH_BUF_DEFAULT_MAX);
+	OPT_DEFAULT(max_body_bytes, 256u << 20);
+	OPT_DEFAULT(page_size, 500);
+	OPT_DEFAULT(watch_timeout_min_s, 300);
+	OPT_DEFAULT(watch_timeout_max_s, 2 * c->o.watch_timeout_min_s);
+	OPT_DEFAULT(backoff_initial_ms, 200);
+	OPT_DEFAULT(backoff_max_ms, 30000);
+	OPT_DEFAULT(backoff_reset_ms, 60000);
+	OPT_DEFAULT(relist_after_failures, 5);
+	OPT_DEFAULT(connect_timeout_ms, 10000);
+	OPT_DEFAULT(request_timeout_s, 60);
 	if (c->o.watch_timeout_max_s < c->o.watch_timeout_min_s)
 		c->o.watch_timeout_max_s = c->o.watch_timeout_min_s;
 	if (c->o.backoff_max_ms < c->o.backoff_initial_ms)
