@@ -249,7 +249,7 @@ void dpt_counters(struct dpt_counters *c)
 	maps_read_counters(&dpt_dp.maps, XLB_MAP_PACKETS, c->packets, XLB_PACKETS_MAX);
 }
 
-static int single_delta(const uint64_t *b, const uint64_t *a, int n)
+static int single_delta(const __u64 *b, const __u64 *a, int n)
 {
 	int found = -1;
 

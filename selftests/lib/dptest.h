@@ -74,9 +74,9 @@ int dpt_run(enum dpt_prog prog, const uint8_t *in, int in_len, uint8_t *out, uin
 int dpt_run_spec(enum dpt_prog prog, const struct pkt_spec *s, uint8_t *out, uint32_t *out_len);
 
 struct dpt_counters {
-	uint64_t drops[16];
-	uint64_t skips[16];
-	uint64_t packets[32];
+	__u64 drops[16];
+	__u64 skips[16];
+	__u64 packets[32];
 };
 void dpt_counters(struct dpt_counters *c);
 /* After - before: which single drop (or skip) reason rose, -1 if none,
