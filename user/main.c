@@ -2,6 +2,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "agent.h"
 #include "cli.h"
 
 struct subcommand {
@@ -11,6 +12,7 @@ struct subcommand {
 };
 
 static const struct subcommand subcommands[] = {
+	{ "agent", cmd_agent, "run the node agent (DaemonSet process); --help for flags" },
 	{ "services", cmd_services, "list frontends and their backend tables (pinned maps)" },
 	{ "backends", cmd_backends, "list backends (pinned maps)" },
 	{ "conntrack", cmd_conntrack, "list tracked flows (pinned maps)" },

@@ -350,7 +350,8 @@ __u32 maps_count(const struct xlb_maps *m, enum xlb_map_id id)
 }
 
 struct flush_ctx {
-	__u32 backend_id;
+	const __u32 *ids;
+	size_t n_ids;
 	struct xlb_ct_key *keys;
 	size_t n, cap;
 };
@@ -360,8 +361,11 @@ static int collect_flow(const void *key, const void *value, void *arg)
 	const struct xlb_ct_entry *e = value;
 	struct flush_ctx *f = arg;
 	struct xlb_ct_key *grown;
+	size_t i;
 
-	if (e->backend_id != f->backend_id)
+	for (i = 0; i < f->n_ids && f->ids[i] != e->backend_id; i++)
+		;
+	if (i == f->n_ids)
 		return 0;
 	if (f->n == f->cap) {
 		f->cap = f->cap ? f->cap * 2 : 64;
@@ -374,9 +378,9 @@ static int collect_flow(const void *key, const void *value, void *arg)
 	return 0;
 }
 
-int maps_flush_backend_flows(struct xlb_maps *m, __u32 backend_id)
+int maps_flush_backend_flows(struct xlb_maps *m, const __u32 *ids, size_t n)
 {
-	struct flush_ctx f = { .backend_id = backend_id };
+	struct flush_ctx f = { .ids = ids, .n_ids = n };
 	int err;
 
 	/* Collect first: deleting while walking would skip keys. */

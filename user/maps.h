@@ -78,8 +78,9 @@ int maps_read_counters(struct xlb_maps *m, enum xlb_map_id map, __u64 *out, __u3
 typedef int (*maps_walk_fn)(const void *key, const void *value, void *arg);
 int maps_walk(struct xlb_maps *m, enum xlb_map_id map, maps_walk_fn fn, void *arg);
 
-/* Delete every conntrack entry (both directions) whose backend_id is id. */
-int maps_flush_backend_flows(struct xlb_maps *m, __u32 backend_id);
+/* Delete every conntrack entry (both directions) whose backend_id is one of
+ * ids[0..n) (one walk of the map); returns the number deleted. */
+int maps_flush_backend_flows(struct xlb_maps *m, const __u32 *ids, size_t n);
 
 /* Counter reason names as exported in metrics and `xlb stats`. */
 extern const char *const xlb_drop_names[XLB_DROP_MAX];
