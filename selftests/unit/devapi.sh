@@ -217,6 +217,8 @@ t="labelSelector key, key=value, key!=value, in, notin"
 if [ "$(names 'labelSelector=service.kubernetes.io/headless')" = headless ] &&
 	[ "$(names 'labelSelector=app%3Dx,tier')" = labelled ] &&
 	[ "$(names 'labelSelector=tier!=back,tier')" = web ] &&
+	names 'labelSelector=tier!=back' | grep -qw page1 &&
+	! names 'labelSelector=tier!=back' | grep -qw labelled &&
 	[ "$(names 'labelSelector=tier+in+(back,front)')" = "labelled web" ] &&
 	[ "$(names 'labelSelector=tier+notin+(front),app')" = "labelled" ]; then
 	pass "$t"
