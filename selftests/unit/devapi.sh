@@ -127,7 +127,8 @@ fi
 # --- kubectl
 check "kubectl create -f service" kubectl create -f "$EXAMPLES/service.yaml"
 check "kubectl create -f endpointslice" kubectl create -f "$EXAMPLES/endpointslice.yaml"
-check "kubectl get svc" bash -c 'kubectl get svc web --no-headers | grep -q "^web "'
+check "kubectl get svc (server-side table)" bash -c \
+	'kubectl get svc web --no-headers | grep -Eq "^web +ClusterIP +198\.19\.0\.10 +<none> +80/TCP,53/UDP "'
 check "kubectl get endpointslices" bash -c 'kubectl get endpointslices -A --no-headers | grep -q "web-abcde"'
 t="create existing -> 409 AlreadyExists"
 c=$(code POST /api/v1/namespaces/default/services "$(svc_json web 198.19.0.10)")
