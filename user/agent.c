@@ -163,7 +163,6 @@ static void on_list_end(void *user, const char *rv)
 	r->listed = true;
 	pthread_cond_signal(&a->cond);
 	pthread_mutex_unlock(&a->lock);
-	xlb_log(LOG_INFO, "%s listed at resourceVersion %s", r->kind, rv ? rv : "?");
 }
 
 static void on_event(void *user, enum kube_event type, cJSON *obj)

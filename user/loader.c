@@ -2,6 +2,7 @@
 #include <dirent.h>
 #include <limits.h>
 #include <net/if.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -305,8 +306,16 @@ static void detach_dev(int ifindex, __u32 xdp_id, __u32 tc_id)
 	}
 }
 
+/* Queries of devices without our hooks fail by design: keep libbpf quiet. */
+static int quiet_print(enum libbpf_print_level level, const char *fmt, va_list ap)
+{
+	return 0;
+}
+
 int dp_cleanup(const char *pin_dir, char *err, size_t errlen)
 {
+	libbpf_print_fn_t old = libbpf_set_print(quiet_print);
+
 	__u32 xdp_id = pinned_prog_id(pin_dir, "prog_xdp");
 	__u32 tc_id = pinned_prog_id(pin_dir, "prog_tc");
 	struct if_nameindex *ifs = if_nameindex(), *i;
@@ -318,6 +327,7 @@ int dp_cleanup(const char *pin_dir, char *err, size_t errlen)
 		detach_dev(i->if_index, xdp_id, tc_id);
 	if (ifs)
 		if_freenameindex(ifs);
+	libbpf_set_print(old);
 	d = opendir(pin_dir);
 	if (!d) {
 		if (errno == ENOENT)
