@@ -92,6 +92,13 @@ struct {
 } xlb_frags SEC(".maps");
 
 struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 65536);
+	__type(key, struct xlb_sock_key);
+	__type(value, struct xlb_sock_rev);
+} xlb_sock_rev SEC(".maps");
+
+struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
 	__uint(max_entries, 1);
 	__type(key, __u32);

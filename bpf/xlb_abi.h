@@ -172,6 +172,23 @@ struct xlb_frag_ports {
 	__u32 pad;
 };
 
+/* ---- socket-level translation of node-originated traffic ---------------- */
+/* connect()/sendmsg() to a frontend is rewritten to the backend; this map
+ * gives recvmsg()/getpeername() the frontend back. */
+struct xlb_sock_key {
+	__u64 cookie;		/* socket cookie */
+	union xlb_addr addr;	/* the backend */
+	__be16 port;
+	__u8 family;
+	__u8 pad[5];
+};
+
+struct xlb_sock_rev {
+	union xlb_addr addr;	/* the frontend */
+	__be16 port;
+	__u16 pad;
+};
+
 /* ---- global configuration: xlb_config[0] -------------------------------- */
 #define XLB_CFG_POD_DETECT (1U << 0)	/* --cluster-cidr given: pods are known */
 #define XLB_CFG_MASQ_ALL   (1U << 1)	/* --masquerade-all */
@@ -182,7 +199,7 @@ struct xlb_config {
 	__u16 snat_port_min;	/* masquerade source ports, host order */
 	__u16 snat_port_max;
 	__u32 flags;		/* XLB_CFG_* */
-	__u64 netns_cookie;	/* the node's network namespace, for socket hooks */
+	__u64 netns_cookie;	/* the node's network namespace: socket hooks act only there */
 	__u32 tcp_timeout;	/* seconds: established TCP/SCTP */
 	__u32 tcp_syn_timeout;	/* seconds: TCP/SCTP before the reply */
 	__u32 tcp_close_timeout;	/* seconds: after FIN/RST */
@@ -218,6 +235,7 @@ enum xlb_skip_reason {
 enum xlb_hook {
 	XLB_HOOK_XDP,
 	XLB_HOOK_TC,
+	XLB_HOOK_SOCK,		/* cgroup connect/sendmsg of node processes */
 	XLB_HOOK_MAX,
 };
 

@@ -557,6 +557,10 @@ static int attach_devices(struct agent *a)
 			a->opt.xdp_mode == XDP_MODE_OFF ? "off" :
 			a->opt.xdp_mode == XDP_MODE_GENERIC ? "generic" : "native");
 	}
+	if (dp_attach_cgroup(&a->dp, a->opt.cgroup_root, err, sizeof(err))) {
+		xlb_log(LOG_ERR, "socket hooks: %s", err);
+		return -1;
+	}
 	return 0;
 }
 

@@ -1,5 +1,6 @@
 #include <errno.h>
 #include <dirent.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <net/if.h>
 #include <stdarg.h>
@@ -17,9 +18,13 @@
 #include "loader.h"
 #include "xdp.skel.h"
 #include "tc.skel.h"
+#include "sock.skel.h"
 
 #ifndef BPF_FS_MAGIC
 #define BPF_FS_MAGIC 0xcafe4a11
+#endif
+#ifndef CGROUP2_SUPER_MAGIC
+#define CGROUP2_SUPER_MAGIC 0x63677270
 #endif
 
 static const char *map_pin_name(const char *bpf_name)
@@ -187,6 +192,14 @@ int dp_load(struct dp *dp, const char *pin_dir, const struct dp_sizes *sz,
 		snprintf(err, errlen, "load tc program: %s", strerror(-rc));
 		goto fail;
 	}
+	dp->sock = xlb_sock__open();
+	rc = dp->sock ? share_maps(dp->xdp->obj, dp->sock->obj, err, errlen) : -errno;
+	if (!rc)
+		rc = xlb_sock__load(dp->sock);
+	if (rc) {
+		snprintf(err, errlen, "load socket programs: %s", strerror(-rc));
+		goto fail;
+	}
 	if (dp->pin_dir[0]) {
 		rc = pin_prog(dp->xdp->progs.xlb_xdp, dp->pin_dir, "prog_xdp", err, errlen);
 		if (!rc)
@@ -205,6 +218,12 @@ fail:
 
 void dp_close(struct dp *dp)
 {
+	/* A pinned link stays attached; an unpinned one (tests) detaches. */
+	for (int i = 0; i < dp->n_links; i++)
+		bpf_link__destroy(dp->links[i]);
+	dp->n_links = 0;
+	xlb_sock__destroy(dp->sock);
+	dp->sock = NULL;
 	maps_close(&dp->maps);
 	xlb_tc__destroy(dp->tc);
 	xlb_xdp__destroy(dp->xdp);
@@ -267,6 +286,72 @@ int dp_attach_tc(struct dp *dp, int ifindex, char *err, size_t errlen)
 		return rc;
 	}
 	return 0;
+}
+
+static const char *cgroup2_root(void)
+{
+	static const char *const candidates[] = { "/sys/fs/cgroup/unified", "/sys/fs/cgroup" };
+	struct statfs st;
+
+	for (size_t i = 0; i < sizeof(candidates) / sizeof(candidates[0]); i++)
+		if (!statfs(candidates[i], &st) && st.f_type == CGROUP2_SUPER_MAGIC)
+			return candidates[i];
+	return NULL;
+}
+
+/* Swap the program of a pinned link from a previous instance; false when
+ * there is no such link. */
+static bool update_pinned_link(const char *path, struct bpf_program *prog)
+{
+	struct bpf_link *link = bpf_link__open(path);
+	bool ok;
+
+	if (!link)
+		return false;
+	ok = !bpf_link__update_program(link, prog);
+	bpf_link__destroy(link);
+	return ok;
+}
+
+int dp_attach_cgroup(struct dp *dp, const char *cgroup, char *err, size_t errlen)
+{
+	struct bpf_program *prog;
+	struct bpf_link *link;
+	char path[PATH_MAX];
+	int fd, rc = 0;
+
+	if (!cgroup)
+		cgroup = cgroup2_root();
+	if (!cgroup) {
+		snprintf(err, errlen, "no cgroup v2 mount for the socket hooks");
+		return -ENOENT;
+	}
+	fd = open(cgroup, O_RDONLY | O_DIRECTORY);
+	if (fd < 0) {
+		snprintf(err, errlen, "open cgroup %s: %s", cgroup, strerror(errno));
+		return -errno;
+	}
+	bpf_object__for_each_program(prog, dp->sock->obj) {
+		snprintf(path, sizeof(path), "%s/link_%s", dp->pin_dir, bpf_program__name(prog));
+		if (dp->pin_dir[0] && update_pinned_link(path, prog))
+			continue;
+		link = bpf_program__attach_cgroup(prog, fd);
+		if (!link || dp->n_links == DP_MAX_LINKS) {
+			rc = -errno;
+			snprintf(err, errlen, "attach %s to cgroup %s: %s", bpf_program__name(prog),
+				 cgroup, strerror(errno));
+			bpf_link__destroy(link);
+			break;
+		}
+		dp->links[dp->n_links++] = link;
+		if (dp->pin_dir[0] && bpf_link__pin(link, path)) {
+			rc = -errno;
+			snprintf(err, errlen, "pin link %s: %s", path, strerror(errno));
+			break;
+		}
+	}
+	close(fd);
+	return rc;
 }
 
 static __u32 pinned_prog_id(const char *dir, const char *name)

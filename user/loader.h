@@ -30,10 +30,17 @@ struct dp_sizes {
 
 struct xlb_xdp;
 struct xlb_tc;
+struct xlb_sock;
+struct bpf_link;
+
+#define DP_MAX_LINKS 8
 
 struct dp {
 	struct xlb_xdp *xdp;
 	struct xlb_tc *tc;
+	struct xlb_sock *sock;
+	struct bpf_link *links[DP_MAX_LINKS];	/* cgroup attachments */
+	int n_links;
 	struct xlb_maps maps;
 	bool adopted;		/* the maps were already pinned: state kept */
 	char pin_dir[512];	/* empty: nothing pinned (tests) */
@@ -50,6 +57,11 @@ int dp_tc_fd(const struct dp *dp);
 
 int dp_attach_xdp(struct dp *dp, int ifindex, enum xdp_mode mode, char *err, size_t errlen);
 int dp_attach_tc(struct dp *dp, int ifindex, char *err, size_t errlen);
+
+/* Attach the socket hooks (node-originated traffic) to a cgroup v2
+ * directory; NULL finds the cgroup v2 root. With a pin directory the links
+ * are pinned (they outlive the agent) and a restart swaps the programs in. */
+int dp_attach_cgroup(struct dp *dp, const char *cgroup, char *err, size_t errlen);
 
 /* Detach the programs pinned in pin_dir from every device of this network
  * namespace and remove the pin directory. */

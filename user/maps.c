@@ -49,6 +49,7 @@ const char *const xlb_skip_names[XLB_SKIP_MAX] = {
 const char *const xlb_hook_names[XLB_HOOK_MAX] = {
 	[XLB_HOOK_XDP] = "xdp",
 	[XLB_HOOK_TC] = "tc",
+	[XLB_HOOK_SOCK] = "sock",
 };
 
 const char *const xlb_verdict_names[XLB_VERDICT_MAX] = {

@@ -52,6 +52,8 @@ static const struct opt_def defs[] = {
 	{ "pod-devices", OPT_STR, F(pod_devices), 0,
 	  "globs of pod-facing interfaces; tc is attached to each as it appears" },
 	{ "bpffs", OPT_STR, F(bpffs), 0, "pin directory (default /sys/fs/bpf/xlb)" },
+	{ "cgroup-root", OPT_STR, F(cgroup_root), 0,
+	  "cgroup v2 directory for the node-traffic socket hooks (default: the root)" },
 	{ "xdp-mode", OPT_XDP_MODE, 0, 0, "native (default), generic or off" },
 	{ "lb-algorithm", OPT_ALGORITHM, 0, 0, "random (default, as kube-proxy) or maglev" },
 	{ "conntrack-max", OPT_UINT, F(sizes.conntrack), 0, "conntrack entries (default 262144)" },
@@ -418,6 +420,7 @@ void options_free(struct xlb_options *o)
 	free(o->devices);
 	free(o->pod_devices);
 	free(o->bpffs);
+	free(o->cgroup_root);
 	free(o->config_file);
 	memset(o, 0, sizeof(*o));
 }

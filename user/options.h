@@ -29,6 +29,7 @@ struct xlb_options {
 	char *devices;			/* comma-separated interface names */
 	char *pod_devices;		/* comma-separated globs */
 	char *bpffs;
+	char *cgroup_root;		/* socket hooks; NULL: the cgroup v2 root */
 	enum xdp_mode xdp_mode;
 	bool maglev;			/* --lb-algorithm maglev */
 	struct dp_sizes sizes;
