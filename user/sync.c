@@ -424,9 +424,11 @@ static int find_be(const struct prog_port *p, const struct prog_be *want)
 	return -1;
 }
 
-/* Ids of eps in order, or their Maglev table. */
+/* Ids of eps in order, or their Maglev table. A Maglev table keeps its size
+ * (old_m) while that is big enough: a new size would move every flow. */
 static int build_table(struct sync *s, const struct prog_port *np,
-		       const struct model_endpoint *eps, size_t n, __u32 **tab, __u32 *n_tab)
+		       const struct model_endpoint *eps, size_t n, __u32 old_m,
+		       __u32 **tab, __u32 *n_tab)
 {
 	char (*names)[64] = NULL;
 	const char **namep = NULL;
@@ -446,6 +448,8 @@ static int build_table(struct sync *s, const struct prog_port *np,
 		return 0;
 	}
 	m = maglev_table_size(n);
+	if (old_m > m && maglev_is_prime(old_m))
+		m = old_m;
 	names = calloc(n, sizeof(*names));
 	namep = calloc(n, sizeof(*namep));
 	*tab = calloc(m, sizeof(**tab));
@@ -498,8 +502,10 @@ static struct prog_port *build_port(struct sync *s, const struct model_svc_port 
 		goto fail;
 	add_endpoints(s, np, op, dp->cluster, dp->n_cluster);
 	add_endpoints(s, np, op, dp->local, dp->n_local);
-	if (build_table(s, np, dp->cluster, dp->n_cluster, &np->ctab, &np->n_ctab) ||
-	    build_table(s, np, dp->local, dp->n_local, &np->ltab, &np->n_ltab))
+	if (build_table(s, np, dp->cluster, dp->n_cluster, op && s->maglev ? op->n_ctab : 0,
+			&np->ctab, &np->n_ctab) ||
+	    build_table(s, np, dp->local, dp->n_local, op && s->maglev ? op->n_ltab : 0,
+			&np->ltab, &np->n_ltab))
 		goto fail;
 	for (size_t i = 0; i < dp->n_fes; i++) {
 		struct prog_fe fe;
