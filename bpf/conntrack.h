@@ -49,18 +49,21 @@ static __always_inline int tcp_syn(const struct xlb_pkt *p)
 static __always_inline void ct_touch(struct xlb_ct_entry *e, const struct xlb_pkt *p, __u64 now)
 {
 	__u8 state = e->state;
+	int changed;
 
 	if (p->proto == XLB_IPPROTO_TCP) {
 		if (p->tcp_flags & (TCPF_FIN | TCPF_RST))
 			state = XLB_CT_CLOSING;
 		else if (state == XLB_CT_NEW && !tcp_syn(p))
 			state = XLB_CT_ESTABLISHED;
-	} else if (e->flags & XLB_CT_REPLY) {
+	} else {
+		/* UDP and SCTP: a second packet of the flow, either way, means it lives. */
 		state = XLB_CT_ESTABLISHED;
 	}
-	if (state != e->state)
+	changed = state != e->state;
+	if (changed)
 		e->state = state;
-	if (now - e->last_seen > NSEC_PER_SEC || state != e->state)
+	if (changed || now - e->last_seen > NSEC_PER_SEC)
 		e->last_seen = now;
 }
 

@@ -12,6 +12,9 @@
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
 	__uint(max_entries, 65536);
+	/* Not preallocated: a replaced element is freed after an RCU grace
+	 * period, so a reader sees the old value or the new, never a mix. */
+	__uint(map_flags, BPF_F_NO_PREALLOC);
 	__type(key, struct xlb_frontend_key);
 	__type(value, struct xlb_frontend);
 } xlb_frontends SEC(".maps");
@@ -19,6 +22,7 @@ struct {
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
 	__uint(max_entries, 65536);
+	__uint(map_flags, BPF_F_NO_PREALLOC);	/* see xlb_frontends */
 	__type(key, __u32);
 	__type(value, struct xlb_service);
 } xlb_services SEC(".maps");

@@ -181,12 +181,13 @@ static __always_inline int nat_rewrite(XLB_CTX *ctx, struct xlb_pkt *p,
 		return -1;
 	if (p->frag == XLB_FRAG_LATER)
 		return 0;
+	/* SCTP's CRC32c has no pseudo-header: only a port change invalidates
+	 * it, and it covers the whole packet, which a fragment is not. */
+	if (p->proto == XLB_IPPROTO_SCTP && ports_changed && p->frag == XLB_FRAG_FIRST)
+		return -1;
 	pdiff = bpf_csum_diff((__be32 *)from, 4, (__be32 *)to, 4, 0);
-	if (p->proto == XLB_IPPROTO_ICMP || p->proto == XLB_IPPROTO_ICMPV6)
-		return 0;
 	if (write_l4(ctx, p, t, adiff, pdiff))
 		return -1;
-	/* SCTP's CRC32c has no pseudo-header: only a port change invalidates it. */
 	if (p->proto == XLB_IPPROTO_SCTP && ports_changed)
 		return sctp_update_crc(ctx, p->l4_off, p->l3_off + p->l3_len);
 	return 0;

@@ -57,7 +57,8 @@ struct xlb_frontend {
  * never a mix); that update is the atomic switch to a new selection table. */
 struct xlb_service {
 	__u32 flags;		/* XLB_SVC_* */
-	__u32 gen;		/* generation of this service's slots in xlb_slots */
+	__u16 gen;		/* generation of this service's slots in xlb_slots */
+	__u16 pad0;
 	__u32 n_cluster;	/* slots of the cluster set; 0 = no usable endpoint */
 	__u32 n_local;		/* slots of the local set */
 	__u32 affinity_timeout;	/* seconds, with XLB_SVC_AFFINITY */
@@ -203,7 +204,7 @@ struct xlb_config {
 	__u32 tcp_timeout;	/* seconds: established TCP/SCTP */
 	__u32 tcp_syn_timeout;	/* seconds: TCP/SCTP before the reply */
 	__u32 tcp_close_timeout;	/* seconds: after FIN/RST */
-	__u32 udp_timeout;	/* seconds: UDP and ICMP echo */
+	__u32 udp_timeout;	/* seconds: UDP */
 };
 
 /* ---- counters: per-CPU arrays indexed by these enums --------------------- */

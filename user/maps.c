@@ -207,7 +207,7 @@ int maps_publish_service(struct xlb_maps *m, __u32 svc_id, const struct xlb_serv
 	int have_old = !maps_get_service(m, svc_id, &old);
 	int err;
 
-	svc.gen = have_old ? (__u16)(old.gen + 1) : 0;
+	svc.gen = have_old ? old.gen + 1 : 0;
 	svc.n_cluster = n_cluster;
 	svc.n_local = n_local;
 	err = slots_apply(m, svc_id, svc.gen, XLB_SET_CLUSTER, cluster, n_cluster);
