@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
 /* Where a translated packet goes (in: the quoted flow of an ICMP error).
- * XDP only sends it back out of the device it came in on (XDP_TX, next hop from the FIB); anything else (a local pod, an
- * unresolved neighbour, another device) is passed up untouched and the tc
+ * XDP only sends it back out of the device it came in on (XDP_TX, next hop
+ * from the FIB); anything else (a local pod, an unresolved neighbour,
+ * another device) is passed up untouched and the tc
  * program on the same device translates it and redirects it to the next hop,
  * which works for every device type. */
 #ifndef XLB_FORWARD_H
