@@ -75,6 +75,16 @@ bench-datapath: all
 bench-agent: all
 	$(Q)tools/bench/agent.sh
 
+# libFuzzer on the object decoders (not part of `make test`): FUZZ_SECONDS each.
+FUZZ_SECONDS ?= 60
+fuzz: $(DEPS_STAMP)
+	$(Q)mkdir -p $(BUILD)/fuzz/corpus
+	$(Q)cp ../shared/fixtures/*.json $(BUILD)/fuzz/corpus/ 2>/dev/null || true
+	$(Q)$(CLANG) -g -O1 -fsanitize=fuzzer,address,undefined -Ibpf -Iuser \
+		selftests/fuzz/fuzz_decode.c user/decode.c user/ipaddr.c -lcjson \
+		-o $(BUILD)/fuzz/fuzz_decode
+	$(Q)$(BUILD)/fuzz/fuzz_decode -max_total_time=$(FUZZ_SECONDS) $(BUILD)/fuzz/corpus
+
 install: all
 	install -D -m 0755 $(BUILD)/xlb $(DESTDIR)/usr/local/bin/xlb
 

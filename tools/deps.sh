@@ -4,7 +4,7 @@ set -eu
 pkgs="clang llvm libbpf-dev bpftool libelf-dev zlib1g-dev libcurl4-openssl-dev
 libcjson-dev libyaml-dev libmicrohttpd-dev iproute2 iputils-ping ethtool
 python3 python3-yaml socat nftables iptables conntrack kubectl prometheus
-util-linux procps"
+util-linux procps curl tcpdump"
 missing=""
 for p in $pkgs; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'ok installed' ||
