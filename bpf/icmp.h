@@ -46,6 +46,19 @@ static __always_inline int restore_l2(XLB_CTX *ctx, __u8 *l2)
 	return ctx_store(ctx, 0, l2, XLB_L2_SAVE);
 }
 
+/* Make room for hdr_len bytes of new headers after the L2 header (which
+ * moves to the new frame start, MACs swapped) and cut the frame to the new
+ * headers plus quote bytes of the offending packet. */
+static __always_inline int make_room(XLB_CTX *ctx, struct reject_scratch *sc, __u32 l3,
+				     __u32 hdr_len, __u32 quote)
+{
+	if (l3 > XLB_L2_SAVE - 2 || ctx_load(ctx, 0, sc->l2, XLB_L2_SAVE))
+		return -1;
+	if (ctx_adjust_head(ctx, hdr_len) || restore_l2(ctx, sc->l2))
+		return -1;
+	return ctx_set_len(ctx, l3 + hdr_len + quote);
+}
+
 /* Sum of the quoted bytes at off (len a multiple of 4, at most max). */
 static __always_inline __u32 quote_sum(XLB_CTX *ctx, __u8 *buf, __u32 off, __u32 len,
 				       __u32 seed)
@@ -64,13 +77,7 @@ static __always_inline int reject_v4(XLB_CTX *ctx, struct xlb_pkt *p,
 	struct icmp_v4_hdrs h = {};
 	__u32 sum;
 
-	if (quote > p->l3_len || quote > 68 || l3 > XLB_L2_SAVE - 2)
-		return -1;
-	if (ctx_load(ctx, 0, sc->l2, XLB_L2_SAVE))
-		return -1;
-	if (ctx_adjust_head(ctx, sizeof(h)) || restore_l2(ctx, sc->l2))
-		return -1;
-	if (ctx_set_len(ctx, l3 + sizeof(h) + quote))
+	if (quote > p->l3_len || quote > 68 || make_room(ctx, sc, l3, sizeof(h), quote))
 		return -1;
 	h.ip.version = 4;
 	h.ip.ihl = 5;
@@ -99,13 +106,7 @@ static __always_inline int reject_v6(XLB_CTX *ctx, struct xlb_pkt *p,
 	if (quote > XLB_QUOTE6_MAX)
 		quote = XLB_QUOTE6_MAX;
 	quote &= ~3U;
-	if (quote < p->l4_off - p->l3_off + 8 || l3 > XLB_L2_SAVE - 2)
-		return -1;
-	if (ctx_load(ctx, 0, sc->l2, XLB_L2_SAVE))
-		return -1;
-	if (ctx_adjust_head(ctx, sizeof(h)) || restore_l2(ctx, sc->l2))
-		return -1;
-	if (ctx_set_len(ctx, l3 + sizeof(h) + quote))
+	if (quote < p->l4_off - p->l3_off + 8 || make_room(ctx, sc, l3, sizeof(h), quote))
 		return -1;
 	h.ip6.version = 6;
 	h.ip6.payload_len = bpf_htons(sizeof(h.icmp6) + quote);

@@ -163,7 +163,8 @@ static int print_frontend(const void *key, const void *value, void *arg)
 	return 0;
 }
 
-int cmd_services(int argc, char **argv)
+/* Open the pinned maps, walk one, print a table or a JSON array. */
+static int list_map(int argc, char **argv, enum xlb_map_id map, maps_walk_fn print)
 {
 	struct cli_opts o;
 	struct xlb_maps m;
@@ -174,11 +175,19 @@ int cmd_services(int argc, char **argv)
 		return rc;
 	w.json = o.json;
 	w.arr = o.json ? cJSON_CreateArray() : NULL;
-	maps_walk(&m, XLB_MAP_FRONTENDS, print_frontend, &w);
+	rc = maps_walk(&m, map, print, &w);
 	if (o.json)
 		print_json(w.arr);
 	maps_close(&m);
-	return 0;
+	if (rc)
+		fprintf(stderr, "xlb %s: reading %s: %s\n", argv[0], maps_pin_name(map),
+			strerror(-rc));
+	return rc ? 1 : 0;
+}
+
+int cmd_services(int argc, char **argv)
+{
+	return list_map(argc, argv, XLB_MAP_FRONTENDS, print_frontend);
 }
 
 static int print_backend(const void *key, const void *value, void *arg)
@@ -204,20 +213,7 @@ static int print_backend(const void *key, const void *value, void *arg)
 
 int cmd_backends(int argc, char **argv)
 {
-	struct cli_opts o;
-	struct xlb_maps m;
-	struct svc_walk w = { .m = &m };
-	int rc = open_maps(argc, argv, &o, &m);
-
-	if (rc)
-		return rc;
-	w.json = o.json;
-	w.arr = o.json ? cJSON_CreateArray() : NULL;
-	maps_walk(&m, XLB_MAP_BACKENDS, print_backend, &w);
-	if (o.json)
-		print_json(w.arr);
-	maps_close(&m);
-	return 0;
+	return list_map(argc, argv, XLB_MAP_BACKENDS, print_backend);
 }
 
 static int print_flow(const void *key, const void *value, void *arg)
@@ -255,20 +251,7 @@ static int print_flow(const void *key, const void *value, void *arg)
 
 int cmd_conntrack(int argc, char **argv)
 {
-	struct cli_opts o;
-	struct xlb_maps m;
-	struct svc_walk w = { .m = &m };
-	int rc = open_maps(argc, argv, &o, &m);
-
-	if (rc)
-		return rc;
-	w.json = o.json;
-	w.arr = o.json ? cJSON_CreateArray() : NULL;
-	maps_walk(&m, XLB_MAP_CONNTRACK, print_flow, &w);
-	if (o.json)
-		print_json(w.arr);
-	maps_close(&m);
-	return 0;
+	return list_map(argc, argv, XLB_MAP_CONNTRACK, print_flow);
 }
 
 static void add_counters(cJSON *parent, const char *name, const char *const *names,

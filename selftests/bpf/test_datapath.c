@@ -50,6 +50,17 @@ static struct pkt_spec flow(const char *src, uint16_t sport, const char *dst, ui
 	return s;
 }
 
+/* The conntrack key of the first packet of s. */
+static struct xlb_ct_key ct_key(const struct pkt_spec *s)
+{
+	struct xlb_ct_key k = { .sport = htons(s->sport), .dport = htons(s->dport),
+				.proto = s->proto, .family = s->src.family };
+
+	memcpy(&k.saddr, s->src.b, 16);
+	memcpy(&k.daddr, s->dst.b, 16);
+	return k;
+}
+
 /* The reply of s (backend answering): a SYN-ACK for TCP. */
 static struct pkt_spec reply(const struct pkt_spec *s)
 {
@@ -484,7 +495,7 @@ static void test_tcp_close_reuse(int f)
 	const struct dpt_fam *a = &dpt_fams[f];
 	struct dpt_be be = { a->remote_be, 8080, false };
 	struct xlb_ct_entry e;
-	struct xlb_ct_key k = {};
+	struct xlb_ct_key k;
 	struct pkt_spec in;
 
 	begin("tcp_fin_then_syn_reuses_tuple_v%d", a->family);
@@ -493,12 +504,7 @@ static void test_tcp_close_reuse(int f)
 	run(DPT_TC, &in);
 	in.tcp_flags = PKT_TCP_FIN | PKT_TCP_ACK;
 	run(DPT_TC, &in);
-	memcpy(&k.saddr, in.src.b, 16);
-	memcpy(&k.daddr, in.dst.b, 16);
-	k.sport = htons(40000);
-	k.dport = htons(80);
-	k.proto = IPPROTO_TCP;
-	k.family = a->family;
+	k = ct_key(&in);
 	CHECK(!bpf_map_lookup_elem(dpt_dp.maps.fd[XLB_MAP_CONNTRACK], &k, &e) &&
 	      e.state == XLB_CT_CLOSING, "FIN did not close the entry");
 	in.tcp_flags = PKT_TCP_SYN;
@@ -740,19 +746,13 @@ static void test_maglev_hash(int f)
 	dpt_publish(id, XLB_SVC_MAGLEV, table, 7, NULL, 0);
 	in = flow(a->pod, 40000, a->cip, 80, IPPROTO_TCP);
 	for (int i = 0; i < 10; i++) {
-		struct xlb_ct_key k = {};
+		struct xlb_ct_key k = ct_key(&in);
 
 		run(DPT_TC, &in);
 		b = backend_of_output(be, 2);
 		if (first < 0)
 			first = b;
 		CHECK(b == first, "run %d: backend %d, first %d", i, b, first);
-		memcpy(&k.saddr, in.src.b, 16);
-		memcpy(&k.daddr, in.dst.b, 16);
-		k.sport = htons(40000);
-		k.dport = htons(80);
-		k.proto = IPPROTO_TCP;
-		k.family = a->family;
 		bpf_map_delete_elem(dpt_dp.maps.fd[XLB_MAP_CONNTRACK], &k);
 	}
 	for (int i = 0; i < 32; i++) {
