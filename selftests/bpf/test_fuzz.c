@@ -33,6 +33,7 @@ enum inv {
 	INV_UNTOUCHED,
 	INV_CHECKSUMS,
 	INV_TEST_RUN,
+	INV_REWRITE,
 	INV_N,
 };
 
@@ -42,6 +43,7 @@ static const char *const inv_names[INV_N] = {
 	"fuzz_untouched_is_identical",
 	"fuzz_rewritten_checksums_valid",
 	"fuzz_no_test_run_error",
+	"fuzz_valid_input_rewrite_ok",
 };
 
 static const uint8_t protos[] = { IPPROTO_TCP, IPPROTO_UDP, IPPROTO_SCTP };
@@ -490,6 +492,17 @@ static void check_output(uint64_t idx, const struct run *r, bool in_csums_ok)
 		violation(INV_CHECKSUMS, idx, r, "output checksums: %s", why);
 }
 
+/* The rewrite helpers only fail on packets they cannot handle: a
+ * well-formed one with valid checksums must never end as rewrite_failed. */
+static void check_rewrite(uint64_t idx, const struct run *r, bool in_csums_ok)
+{
+	if (!in_csums_ok)
+		return;
+	st.checked[INV_REWRITE]++;
+	if (r->drop == XLB_DROP_REWRITE)
+		violation(INV_REWRITE, idx, r, "%s", "well-formed packet dropped as rewrite_failed");
+}
+
 static void tally(const struct run *r)
 {
 	int hook = r->prog == DPT_XDP ? XLB_HOOK_XDP : XLB_HOOK_TC;
@@ -549,6 +562,7 @@ static bool run_one(uint64_t idx, enum dpt_prog prog, const uint8_t *in, int len
 	check_return_code(idx, &r);
 	check_counters(idx, &r);
 	check_output(idx, &r, in_ok);
+	check_rewrite(idx, &r, in_ok);
 	tally(&r);
 	if ((r.verdict == XLB_VERDICT_TX || r.verdict == XLB_VERDICT_REDIRECT) &&
 	    !pkt_parse(r.out, r.out_len, &last_fwd))
@@ -575,6 +589,44 @@ static void print_stats(double secs)
 	for (int i = 0; i < INV_N; i++)
 		fprintf(stderr, "  %-34s checked %lu, violated %lu\n", inv_names[i],
 			(unsigned long)st.checked[i], (unsigned long)st.violations[i]);
+}
+
+/* Found by this fuzzer: an IPv6 packet whose headers before L4 exceed the
+ * 128 bytes the REJECT quotes (bpf/icmp.h XLB_QUOTE6_MAX) is dropped as
+ * rewrite_failed instead of answered with port unreachable. Here: a client
+ * to the plain ClusterIP on a port it does not define, with one 88-byte
+ * destination options header. */
+static void test_repro_reject_long_ext(void)
+{
+	struct pkt_spec s = {
+		.eth_src = pkt_mac(DPT_MAC_CLIENT), .eth_dst = pkt_mac(DPT_MAC_NODE),
+		.src = pkt_addr(dpt_fams[1].client), .dst = pkt_addr(cip(1, CIP_PLAIN)),
+		.proto = IPPROTO_TCP, .sport = 40000, .dport = 81, .tcp_flags = PKT_TCP_SYN,
+		.tcp_seq = 1000, .n_ext = 1,
+		.ext[0] = { .type = IPPROTO_DSTOPTS, .len8 = 10 },
+	};
+	static uint8_t in[PKT_BUF_LEN];
+	static struct run r;
+
+	test_begin("fuzz_repro_v6_reject_long_ext_header");
+	r.in = in;
+	r.in_len = pkt_build(&s, in, sizeof(in));
+	for (int p = DPT_XDP; p <= DPT_TC; p++) {
+		r.prog = p;
+		dpt_counters(&r.before);
+		r.rc = dpt_run(p, in, r.in_len, r.out, &r.out_len);
+		dpt_counters(&r.after);
+		r.verdict = verdict_of(&r);
+		r.drop = dpt_drop_delta(&r.before, &r.after);
+		if (CHECK(r.verdict == XLB_VERDICT_REJECT && r.drop == XLB_DROP_UNKNOWN_PORT,
+			  "%s: verdict %d, drop reason %d; want reject, unknown_port",
+			  dpt_prog_name(p), r.verdict, r.drop))
+			continue;
+		fprintf(stderr, "    world: ClusterIP %s serves ports 80 and 443 (test_fuzz.c "
+			"world_proto); packet via %s\n", cip(1, CIP_PLAIN), dpt_prog_name(p));
+		hex("input", in, r.in_len);
+	}
+	test_end();
 }
 
 static uint64_t seed_from_env(void)
@@ -648,6 +700,8 @@ int main(void)
 		      (unsigned long)seed);
 		test_end();
 	}
+	clear_flows();
+	test_repro_reject_long_ext();
 	test_begin("fuzz_translated_some");
 	CHECK(st.translated * 100 > st.packets * MIN_TRANSLATED_PCT,
 	      "only %lu of %lu packets translated", (unsigned long)st.translated,
