@@ -103,10 +103,12 @@ static __always_inline int reject_v6(XLB_CTX *ctx, struct xlb_pkt *p,
 	__be32 pseudo[2];
 	__u32 sum;
 
+	/* RFC 4443 lets the quote stop anywhere: long extension headers may
+	 * push the ports out of it. */
 	if (quote > XLB_QUOTE6_MAX)
 		quote = XLB_QUOTE6_MAX;
 	quote &= ~3U;
-	if (quote < p->l4_off - p->l3_off + 8 || make_room(ctx, sc, l3, sizeof(h), quote))
+	if (quote < sizeof(struct ipv6hdr) || make_room(ctx, sc, l3, sizeof(h), quote))
 		return -1;
 	h.ip6.version = 6;
 	h.ip6.payload_len = bpf_htons(sizeof(h.icmp6) + quote);

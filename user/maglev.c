@@ -51,6 +51,10 @@ uint32_t maglev_table_size(uint32_t n_backends)
 
 	if (!n_backends)
 		return 0;
+	if (m > MAGLEV_BIG_TABLE)
+		m = MAGLEV_BIG_TABLE;
+	if (m < (uint64_t)n_backends * MAGLEV_MIN_SLOTS_PER_BACKEND)
+		m = (uint64_t)n_backends * MAGLEV_MIN_SLOTS_PER_BACKEND;
 	for (; m <= UINT32_MAX; m++)
 		if (maglev_is_prime(m))
 			return m;

@@ -12,12 +12,17 @@
 
 #include <stdint.h>
 
-/* Slots per backend the table size aims at: the imbalance between backends
- * is about 1/MAGLEV_SLOTS_PER_BACKEND. */
-#define MAGLEV_SLOTS_PER_BACKEND 100
+/* Table size: at least 100 slots per backend (the paper's minimum), and
+ * 1000 per backend up to 65537 slots. Removing one of N backends then moves
+ * its 1/N share plus under 1% of the other slots; at 100 per backend it is
+ * 1-4%, and up to 16% when two backends draw the same skip (their
+ * permutations are then shifts of each other). */
+#define MAGLEV_MIN_SLOTS_PER_BACKEND 100
+#define MAGLEV_SLOTS_PER_BACKEND 1000
+#define MAGLEV_BIG_TABLE 65537
 
-/* The smallest prime >= MAGLEV_SLOTS_PER_BACKEND * n_backends (101 for one
- * backend); 0 for no backend or when that would not fit in 32 bits. */
+/* The smallest prime >= max(100 n, min(1000 n, 65537)); 0 for no backend
+ * or when that would not fit in 32 bits. */
 uint32_t maglev_table_size(uint32_t n_backends);
 
 /* True when m is prime. */

@@ -420,4 +420,21 @@ a3=$(auth secret1)
 a4=$(auth secret2)
 if [ "$a1$a2$a3$a4" = 200401401200 ]; then pass "$t"; else fail "$t" "got $a1 $a2 $a3 $a4"; fi
 
+# --- --state: objects and the resourceVersion survive a restart
+t="--state keeps objects and resourceVersion across restart"
+start_server st1 --state "$TMP/state" --manifests "$EXAMPLES/node.yaml" || exit 1
+create_svc kept 198.19.0.50
+rv1=$(get /api/v1/services | json "d['metadata']['resourceVersion']")
+kill -TERM "$SERVER_PID"
+wait "$SERVER_PID"
+start_server st2 --state "$TMP/state" --manifests "$EXAMPLES/node.yaml" || exit 1
+rv2=$(get /api/v1/services | json "d['metadata']['resourceVersion']")
+if [ "$rv2" = "$rv1" ] && [ "$(names '')" = kept ] &&
+	[ "$(get /api/v1/nodes | json "len(d['items'])")" = 1 ] &&
+	get "/api/v1/services?watch=1&resourceVersion=1" | grep -q '"code":410'; then
+	pass "$t"
+else
+	fail "$t" "rv $rv1 -> $rv2"
+fi
+
 [ "$failures" -eq 0 ]
