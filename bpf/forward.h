@@ -44,6 +44,8 @@ static __noinline int forward(XLB_CTX *ctx, struct xlb_pkt *p, const struct xlb_
 	struct bpf_fib_lookup fib;
 	struct ethhdr *eth;
 
+	if (untranslatable(p, t, in))
+		return verdict_skip(XLB_SKIP_FRAGMENT);
 	if (fib_lookup_tuple(ctx, p, t, &fib) != BPF_FIB_LKUP_RET_SUCCESS ||
 	    fib.ifindex != ctx->ingress_ifindex)
 		return verdict_skip(XLB_SKIP_LOCAL_DELIVERY);
@@ -71,6 +73,8 @@ static __noinline int forward(XLB_CTX *ctx, struct xlb_pkt *p, const struct xlb_
 	struct bpf_fib_lookup fib;
 	int rc;
 
+	if (untranslatable(p, t, in))
+		return verdict_skip(XLB_SKIP_FRAGMENT);
 	if (translate(ctx, p, t, in))
 		return verdict_drop(XLB_DROP_REWRITE);
 	rc = fib_lookup_tuple(ctx, p, t, &fib);

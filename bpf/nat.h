@@ -181,13 +181,10 @@ static __always_inline int nat_rewrite(XLB_CTX *ctx, struct xlb_pkt *p,
 		return -1;
 	if (p->frag == XLB_FRAG_LATER)
 		return 0;
-	/* SCTP's CRC32c has no pseudo-header: only a port change invalidates
-	 * it, and it covers the whole packet, which a fragment is not. */
-	if (p->proto == XLB_IPPROTO_SCTP && ports_changed && p->frag == XLB_FRAG_FIRST)
-		return -1;
 	pdiff = bpf_csum_diff((__be32 *)from, 4, (__be32 *)to, 4, 0);
 	if (write_l4(ctx, p, t, adiff, pdiff))
 		return -1;
+	/* SCTP's CRC32c has no pseudo-header: only a port change invalidates it. */
 	if (p->proto == XLB_IPPROTO_SCTP && ports_changed)
 		return sctp_update_crc(ctx, p->l4_off, p->l3_off + p->l3_len);
 	return 0;
@@ -269,6 +266,15 @@ static __always_inline int nat_rewrite_icmp_error(XLB_CTX *ctx, struct xlb_pkt *
 		return bpf_l4_csum_replace(ctx, csum_off, 0, oadiff, BPF_F_PSEUDO_HDR);
 	return 0;
 #endif
+}
+
+/* A first SCTP fragment whose ports change cannot be translated: its
+ * CRC32c covers the whole packet, which the fragment is not. */
+static __always_inline int untranslatable(const struct xlb_pkt *p, const struct xlb_tuple *t,
+					  const struct xlb_inner *in)
+{
+	return !in && p->proto == XLB_IPPROTO_SCTP && p->frag == XLB_FRAG_FIRST &&
+	       (p->sport != t->sport || p->dport != t->dport);
 }
 
 static __always_inline int translate(XLB_CTX *ctx, struct xlb_pkt *p, const struct xlb_tuple *t,

@@ -119,7 +119,7 @@ static void frontend(uint32_t svc_id, int f, const char *addr, uint16_t port, ui
 /* A service whose selection table is a Maglev table over bes. */
 static uint32_t maglev_service(int f, const struct dpt_be *bes, int n)
 {
-	static uint32_t table[1024];
+	static uint32_t table[MAGLEV_BIG_TABLE];
 	char name_buf[8][80];
 	const char *names[8];
 	uint32_t ids[8], m = maglev_table_size(n), id = dpt_service(f, XLB_SVC_MAGLEV, bes, n);
