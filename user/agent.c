@@ -482,8 +482,12 @@ static void run_sync(struct agent *a)
 	if (node_changed || !a->synced_once)
 		apply_node(a, &node);
 	for (size_t i = 0; i < k.n; i++) {
-		if (sync_apply_service(a->sync, k.v[i], &ms[i], err, sizeof(err)))
+		rc = sync_apply_service(a->sync, k.v[i], &ms[i], err, sizeof(err));
+		if (rc) {
 			xlb_log(LOG_ERR, "sync %s: %s", k.v[i], err);
+			xlb_metrics_object_rejected(a->xm, "Service",
+						    rc == -E2BIG ? "map_full" : "apply_failed");
+		}
 		account_service(a, k.v[i], &ms[i]);
 	}
 	if (!a->synced_once) {

@@ -263,7 +263,7 @@ static int adopt_frontend(const void *key, const void *value, void *arg)
 
 	fe_str(k, ks);
 	if (v->kind == XLB_FE_VIP)
-		return strmap_put(&s->vips, ks, (void *)(uintptr_t)0);
+		return strmap_put(&s->vips, ks, (void *)(uintptr_t)1);
 	p = adopted_port(s, v->svc_id);
 	if (!p)
 		return 0;	/* dangling: removed by garbage collection */
@@ -574,6 +574,8 @@ static void range_key(const struct xlb_prefix *r, union xlb_addr *a)
 	memcpy(a, r->ip.bytes, 16);
 }
 
+/* VIP markers are shared by the ClusterIP frontends of one address; the
+ * map holds references + 1 (1: present, adopted, not yet referenced). */
 static void vip_ref(struct sync *s, const struct prog_fe *fe, int delta)
 {
 	struct prog_fe vip = { .k = fe->k, .v = { .svc_id = fe->v.svc_id, .kind = XLB_FE_VIP } };
@@ -586,16 +588,17 @@ static void vip_ref(struct sync *s, const struct prog_fe *fe, int delta)
 	vip.k.proto = 0;
 	fe_str(&vip.k, ks);
 	n = (uintptr_t)strmap_get(&s->vips, ks);
-	if (delta > 0 && !n && !strmap_get(&s->vips, ks))
+	if (delta > 0 && !n) {
 		count_write(s, maps_set_frontend(s->maps, &vip.k, &vip.v));
-	if (delta > 0 && strmap_put(&s->vips, ks, (void *)(n + 1)))
-		s->st.errors++;
-	if (delta < 0 && n <= 1) {
+		n = 1;
+	}
+	if (delta < 0 && n <= 2) {
 		strmap_del(&s->vips, ks);
 		count_write(s, maps_del_frontend(s->maps, &vip.k));
-	} else if (delta < 0) {
-		strmap_put(&s->vips, ks, (void *)(n - 1));
+		return;
 	}
+	if (strmap_put(&s->vips, ks, (void *)(n + delta)))
+		s->st.errors++;
 }
 
 static void del_fe(struct sync *s, const struct prog_fe *fe)
@@ -722,7 +725,7 @@ int sync_apply_service(struct sync *s, const char *svc_key, const struct model_s
 	struct prog_svc *old = strmap_get(&s->svcs, svc_key), *ns;
 	__u32 *flush = NULL;
 	size_t n_flush = 0;
-	int rc = 0;
+	int rc = 0, prc;
 
 	ns = calloc(1, sizeof(*ns));
 	if (!ns || !(ns->ports = calloc(desired->n_ports + (old ? old->n : 0) + 1,
@@ -735,13 +738,17 @@ int sync_apply_service(struct sync *s, const char *svc_key, const struct model_s
 		const struct model_svc_port *dp = &desired->ports[i];
 		struct prog_port *op = take_port(old, dp->key), *np;
 
-		if (!op && (op = claim_adopted(s, dp)))
+		if (!op && (op = claim_adopted(s, dp))) {
 			forget_adopted(s, op);
+			for (size_t j = 0; j < op->n_fes; j++)
+				vip_ref(s, &op->fes[j], 1);
+		}
 		np = build_port(s, dp, op);
-		if (!np || program_port(s, np, op, err, errlen)) {
+		prc = np ? program_port(s, np, op, err, errlen) : -ENOMEM;
+		if (prc) {
 			if (!np)
 				snprintf(err, errlen, "%s: out of memory", dp->key);
-			rc = -EIO;
+			rc = prc;
 			port_free(np);
 			if (op)
 				ns->ports[ns->n++] = op;	/* the old version stays */
@@ -797,7 +804,7 @@ int sync_collect_garbage(struct sync *s)
 
 		if (!strmap_next(&s->vips, &i, &e))
 			break;
-		if ((uintptr_t)e->value)
+		if ((uintptr_t)e->value > 1)
 			continue;
 		for (size_t j = 0; j < sizeof(k); j++)
 			sscanf(e->key + 2 * j, "%2hhx", (unsigned char *)&k + j);

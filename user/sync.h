@@ -29,8 +29,8 @@ void sync_free(struct sync *s);
 /* Index what the pinned maps hold, for adoption by the next applies. */
 int sync_adopt(struct sync *s, char *err, size_t errlen);
 /* Make svc_key's programmed ports equal desired (model_build_service output;
- * empty = the Service is gone). On error nothing of the new version is
- * referenced and the previous version stays programmed. */
+ * empty = the Service is gone). On error (-E2BIG: a map is full) nothing of
+ * the new version is referenced and the previous version stays programmed. */
 int sync_apply_service(struct sync *s, const char *svc_key, const struct model_state *desired,
 		       char *err, size_t errlen);
 /* After the first full pass: remove adopted entries no Service claimed. */
