@@ -182,21 +182,36 @@ int maps_get_service(struct xlb_maps *m, __u32 svc_id, struct xlb_service *out)
 	return ret_errno(bpf_map_lookup_elem(m->fd[XLB_MAP_SERVICES], &svc_id, out));
 }
 
-/* Write (or delete, when ids is NULL) n slots of one table generation. */
+/* Write (or delete, when ids is NULL) n slots of one table generation, in
+ * one batch where the kernel takes it, else one by one. */
 static int slots_apply(struct xlb_maps *m, __u32 svc_id, __u16 gen, __u8 set,
 		       const __u32 *ids, __u32 n)
 {
-	struct xlb_slot_key k = { .svc_id = svc_id, .gen = gen, .set = set };
-	int fd = m->fd[XLB_MAP_SLOTS];
+	struct xlb_slot_key *keys = n ? calloc(n, sizeof(*keys)) : NULL;
+	int fd = m->fd[XLB_MAP_SLOTS], err = 0;
+	__u32 count = n;
 
+	if (!n)
+		return 0;
+	if (!keys)
+		return -ENOMEM;
+	for (__u32 i = 0; i < n; i++)
+		keys[i] = (struct xlb_slot_key){ .svc_id = svc_id, .gen = gen, .set = set,
+						 .index = i };
+	if (ids ? !bpf_map_update_batch(fd, keys, ids, &count, NULL) :
+		  !bpf_map_delete_batch(fd, keys, &count, NULL))
+		goto out;
 	for (__u32 i = 0; i < n; i++) {
-		k.index = i;
-		if (ids && bpf_map_update_elem(fd, &k, &ids[i], BPF_ANY))
-			return -errno;
-		if (!ids && bpf_map_delete_elem(fd, &k) && errno != ENOENT)
-			return -errno;
+		if (ids && bpf_map_update_elem(fd, &keys[i], &ids[i], BPF_ANY)) {
+			err = -errno;
+			break;
+		}
+		if (!ids)
+			bpf_map_delete_elem(fd, &keys[i]);
 	}
-	return 0;
+out:
+	free(keys);
+	return err;
 }
 
 int maps_publish_service(struct xlb_maps *m, __u32 svc_id, const struct xlb_service *tmpl,
