@@ -51,7 +51,7 @@ struct sync {
 	struct strmap adopted;	/* frontend key -> unclaimed adopted prog_port */
 	struct prog_port **adopted_all;
 	size_t n_adopted;
-	struct strmap vips;	/* VIP marker key -> reference count */
+	struct strmap vips;	/* VIP marker key -> 1 + its reference count */
 	struct strmap fe_owner;	/* frontend key -> owning svc_id */
 	__u32 next_svc, next_be;
 	struct sync_stats st;
@@ -263,7 +263,7 @@ static int adopt_frontend(const void *key, const void *value, void *arg)
 
 	fe_str(k, ks);
 	if (v->kind == XLB_FE_VIP)
-		return strmap_put(&s->vips, ks, (void *)(uintptr_t)0);
+		return strmap_put(&s->vips, ks, (void *)(uintptr_t)1);
 	p = adopted_port(s, v->svc_id);
 	if (!p)
 		return 0;	/* dangling: removed by garbage collection */
@@ -579,12 +579,13 @@ static void vip_ref(struct sync *s, const struct prog_fe *fe, int delta)
 	vip.k.port = 0;
 	vip.k.proto = 0;
 	fe_str(&vip.k, ks);
+	/* 0: no marker; 1: an adopted marker nobody references yet. */
 	n = (uintptr_t)strmap_get(&s->vips, ks);
-	if (delta > 0 && !n && !strmap_get(&s->vips, ks))
+	if (delta > 0 && !n)
 		count_write(s, maps_set_frontend(s->maps, &vip.k, &vip.v));
-	if (delta > 0 && strmap_put(&s->vips, ks, (void *)(n + 1)))
+	if (delta > 0 && strmap_put(&s->vips, ks, (void *)((n ? n : 1) + 1)))
 		s->st.errors++;
-	if (delta < 0 && n <= 1) {
+	if (delta < 0 && n <= 2) {
 		strmap_del(&s->vips, ks);
 		count_write(s, maps_del_frontend(s->maps, &vip.k));
 	} else if (delta < 0) {
@@ -729,8 +730,13 @@ int sync_apply_service(struct sync *s, const char *svc_key, const struct model_s
 		const struct model_svc_port *dp = &desired->ports[i];
 		struct prog_port *op = take_port(old, dp->key), *np;
 
-		if (!op && (op = claim_adopted(s, dp)))
+		if (!op && (op = claim_adopted(s, dp))) {
 			forget_adopted(s, op);
+			/* As if op had been programmed here: its frontends
+			 * hold their VIP markers, released if they leave. */
+			for (size_t j = 0; j < op->n_fes; j++)
+				vip_ref(s, &op->fes[j], 1);
+		}
 		np = build_port(s, dp, op);
 		if (!np || program_port(s, np, op, err, errlen)) {
 			if (!np)
@@ -791,7 +797,7 @@ int sync_collect_garbage(struct sync *s)
 
 		if (!strmap_next(&s->vips, &i, &e))
 			break;
-		if ((uintptr_t)e->value)
+		if ((uintptr_t)e->value > 1)
 			continue;
 		for (size_t j = 0; j < sizeof(k); j++)
 			sscanf(e->key + 2 * j, "%2hhx", (unsigned char *)&k + j);
