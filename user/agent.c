@@ -704,9 +704,11 @@ static bool wait_for_work(struct agent *a)
 	pthread_mutex_lock(&a->lock);
 	clock_gettime(CLOCK_REALTIME, &ts);
 	ts.tv_sec += 1;
-	/* Nothing is programmed before Services and EndpointSlices are listed. */
+	/* Nothing is programmed before Services, EndpointSlices and this Node
+	 * are listed: a first sync without the Node would reprogram adopted
+	 * state (NodePort addresses, tables) without the node's addresses. */
 	for (;;) {
-		work = a->services.listed && a->slices.listed &&
+		work = a->services.listed && a->slices.listed && a->node.listed &&
 		       (a->pending.n || a->node_changed || !a->synced_once);
 		if (work || stopping ||
 		    pthread_cond_timedwait(&a->cond, &a->lock, &ts) == ETIMEDOUT)
