@@ -12,7 +12,7 @@
 #
 # Every process started here is remembered by PID and ended by the EXIT trap,
 # which also runs `xlb cleanup` on the pin directory and deletes the netns.
-# The trap kills only those PIDs.
+# The trap kills only those PIDs. AG_KEEP=1 keeps the temp dir (logs).
 
 XLB=${XLB:-build/xlb}
 DEVAPI=${DEVAPI:-tools/devapi/xlb-devapi}
@@ -50,7 +50,11 @@ ag_cleanup() {
 		ag_in "$XLB" cleanup --bpffs "$AG_PIN" >/dev/null 2>&1
 	fi
 	[ -n "${AG_NS:-}" ] && ip netns del "$AG_NS" 2>/dev/null
-	[ -n "${AG_TMP:-}" ] && rm -rf "$AG_TMP"
+	if [ -n "${AG_KEEP:-}" ]; then
+		echo "logs kept in $AG_TMP" >&2
+	elif [ -n "${AG_TMP:-}" ]; then
+		rm -rf "$AG_TMP"
+	fi
 }
 
 # ag_init SUITE: checks the prerequisites, creates the netns "xlbt-PID-SUITE"
