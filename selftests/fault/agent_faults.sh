@@ -98,12 +98,23 @@ apply "$(svc tmp1 198.19.0.21 http:TCP:80:8080)"
 converge "watch closed mid-event: later changes arrive" \
 	"cl('198.19.0.10', 80) == ['198.18.1.1:8080', '198.18.1.2:8080'] and
 	 fe('198.19.0.21', 80) is not None"
-# Half an event line on a stream the server then aborts.
-fault '{"action": "close-watches", "mode": "mid-event", "resource": "endpointslices"}'
+# A real event cut in half: the "packed" chunking holds a pending event for
+# 1 s, and the mid-event close within that second sends half of it.
+fault '{"action": "watch-chunking", "mode": "packed", "hold": 1, "path": "/endpointslices"}'
+fault '{"action": "close-watches", "mode": "end", "resource": "endpointslices"}'
+poll 10 faults_spent
+partial0=$(grep -c "partial event discarded" "$AGENT_LOG")
 apply "$(slice web-1 web http:TCP:8080 198.18.1.2/node2/rs 198.18.1.3/node1/rs)"
-fault '{"action": "close-watches", "mode": "abort"}'
+fault '{"action": "close-watches", "mode": "mid-event", "resource": "endpointslices"}'
+# (A later close of the same watch would override the mode: abort another.)
+fault '{"action": "close-watches", "mode": "abort", "resource": "services"}'
 remove svc tmp1
-converge "watch aborted: changes made while reconnecting arrive" \
+if poll 5 eval '[ "$(grep -c "partial event discarded" "$AGENT_LOG")" -gt "$partial0" ]'; then
+	pass "watch closed mid-event: the agent saw half an event"
+else
+	fail "watch closed mid-event: the agent saw half an event" "$(tail -n 3 "$AGENT_LOG")"
+fi
+converge "watch closed mid-event and aborted: changes arrive in full" \
 	"cl('198.19.0.10', 80) == ['198.18.1.2:8080', '198.18.1.3:8080'] and
 	 fe('198.19.0.21', 80) is None and
 	 not any(b['address'] == '198.18.1.1:8080' for b in B)"
