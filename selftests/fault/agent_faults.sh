@@ -219,6 +219,23 @@ converge "API back: changes made while down and after are applied" \
 	 sorted(b['address'] for b in B) == sorted(['198.18.1.7:8080', '198.18.5.1:8080',
 	   '198.18.9.1:8080', '198.18.9.2:8080', '198.18.9.1:5353', '198.18.9.2:5353'])" 60
 
+# ---- a bad update, then a relist --------------------------------------------------
+# The invalid version of "keep" is rejected on the watch and again in the
+# relist: the last good version must stay programmed through both.
+api PUT /api/v1/namespaces/default/services/keep \
+	"$(svc keep 198.19.0.99 http:TCP:99999:8080:30099,dns:UDP:53:5353 '"type": "NodePort"')" >/dev/null
+l0=$(lists services)
+fault '{"action": "expire-watch", "path": "/services"}'
+fault '{"action": "close-watches", "mode": "end", "resource": "services"}'
+apply "$(svc tmp6 198.19.0.26 http:TCP:80:8080)"
+converge "bad update then relist: the last good version stays" \
+	"fe('198.19.0.26', 80) is not None and fe('198.19.0.99', 80) is not None" 20
+if [ "$(lists services)" -gt "$l0" ]; then
+	pass "bad update then relist: services relisted"
+else
+	fail "bad update then relist: services relisted" "$(tail -n 3 "$AGENT_LOG")"
+fi
+
 if agent_stop; then
 	pass "agent exits 0 on SIGTERM after the faults"
 else
