@@ -48,6 +48,12 @@ apply "$(slice web-1 web $PORTS $E1/node1/t $E3/node2/rs)"
 expect "clusterip: ready beats terminating, non-serving terminating ignored" \
 	"cl('$CIP', 80) == ['$E3:8080'] and lo('$CIP', 80) == []"
 
+apply "$(svc web $CIP http:TCP:80:8080)"
+expect "clusterip: port removed, the other and the VIP marker stay" \
+	"fe('$CIP', 53, 'UDP') is None and cl('$CIP', 80) == ['$E3:8080'] and
+	 fe('$CIP', 0, 'any', 'ClusterIP-any-port') is not None and
+	 not any(b['address'].endswith(':5353') for b in B)"
+
 remove slice web-1
 expect "clusterip: no endpoints -> empty table (REJECT)" \
 	"fe('$CIP', 80) is not None and cl('$CIP', 80) == [] and lo('$CIP', 80) == [] and
@@ -158,10 +164,16 @@ fi
 agent_stop
 remove svc np
 apply "$(slice ext-1 ext http:TCP:8080 198.18.1.40/node1/rs 198.18.2.40/node2/rs)"
+apply "$(svc lb 198.19.0.31 http:TCP:80:8080:30081 '"type": "LoadBalancer", "internalTrafficPolicy": "Local",
+	"sessionAffinity": "ClientIP"')"
 agent_start
 agent_wait_synced
 expect "restart: changes made while stopped are applied" \
 	"fe('198.19.0.20', 80) is None and fe('*', 30080) is None and
+	 fe('198.19.0.20', 0, 'any') is None and
+	 fe('198.19.0.30', 80) is None and fe('198.19.0.30', 0, 'any') is None and
+	 cl('198.19.0.31', 80) == ['198.18.1.30:8080', '198.18.2.30:8080'] and
+	 fe('198.19.0.31', 0, 'any', 'ClusterIP-any-port') is not None and
 	 cl('198.19.0.40', 80) == ['198.18.1.40:8080', '198.18.2.40:8080'] and
 	 not any(b['address'].startswith('198.18.1.20:') for b in B) and
 	 fe('203.0.113.5', 80) is not None"
