@@ -36,6 +36,35 @@
 
 struct agent;
 
+/* A list of owned strings (Service keys "ns/name"). */
+struct keys {
+	char **v;
+	size_t n, cap;
+};
+
+static int keys_add(struct keys *k, const char *key)
+{
+	char **grown;
+
+	if (k->n == k->cap) {
+		k->cap = k->cap ? 2 * k->cap : 64;
+		grown = realloc(k->v, k->cap * sizeof(*grown));
+		if (!grown)
+			return -ENOMEM;
+		k->v = grown;
+	}
+	k->v[k->n] = strdup(key);
+	return k->v[k->n] ? (k->n++, 0) : -ENOMEM;
+}
+
+static void keys_free(struct keys *k)
+{
+	for (size_t i = 0; i < k->n; i++)
+		free(k->v[i]);
+	free(k->v);
+	memset(k, 0, sizeof(*k));
+}
+
 /* One watched resource: how to decode and store its objects. */
 struct resource {
 	struct agent *a;
@@ -44,9 +73,10 @@ struct resource {
 	void (*free_obj)(void *obj);
 	int (*upsert)(struct agent *a, void *obj);
 	void (*remove)(struct agent *a, const char *ns, const char *name);
-	void (*replace)(struct agent *a, void **items, size_t n);
+	void (*replace)(struct agent *a, void **items, size_t n, const struct keys *rejected);
 	void **items;	/* the LIST being collected (watch thread only) */
 	size_t n, cap;
+	struct keys rejected;	/* keys of the objects of that LIST rejected */
 	bool listed;
 	struct kube_watch *watch;
 };
@@ -131,15 +161,22 @@ static void on_list_begin(void *user)
 	for (size_t i = 0; i < r->n; i++)
 		r->free_obj(r->items[i]);
 	r->n = 0;
+	keys_free(&r->rejected);
 }
 
 static void on_object(void *user, cJSON *obj)
 {
 	struct resource *r = user;
 	void *o = decode_checked(r, obj), **grown;
+	char key[STORE_KEY_MAX];
+	const char *ns, *name;
 
-	if (!o)
+	if (!o) {
+		/* The relist must not drop its last good version. */
+		meta_of(obj, &ns, &name);
+		keys_add(&r->rejected, store_key(ns, name, key, sizeof(key)));
 		return;
+	}
 	if (r->n == r->cap) {
 		r->cap = r->cap ? 2 * r->cap : 256;
 		grown = realloc(r->items, r->cap * sizeof(*grown));
@@ -158,8 +195,9 @@ static void on_list_end(void *user, const char *rv)
 	struct agent *a = r->a;
 
 	pthread_mutex_lock(&a->lock);
-	r->replace(a, r->items, r->n);	/* takes the objects */
+	r->replace(a, r->items, r->n, &r->rejected);	/* takes the objects */
 	r->n = 0;
+	keys_free(&r->rejected);
 	r->listed = true;
 	pthread_cond_signal(&a->cond);
 	pthread_mutex_unlock(&a->lock);
@@ -240,14 +278,16 @@ static void remove_slice(struct agent *a, const char *ns, const char *name)
 	store_delete_slice(a->store, ns, name, &a->pending);
 }
 
-static void replace_services(struct agent *a, void **items, size_t n)
+static void replace_services(struct agent *a, void **items, size_t n, const struct keys *rej)
 {
-	store_replace_services(a->store, (struct kube_service **)items, n, &a->pending);
+	store_replace_services(a->store, (struct kube_service **)items, n, rej->v, rej->n,
+			       &a->pending);
 }
 
-static void replace_slices(struct agent *a, void **items, size_t n)
+static void replace_slices(struct agent *a, void **items, size_t n, const struct keys *rej)
 {
-	store_replace_slices(a->store, (struct kube_slice **)items, n, &a->pending);
+	store_replace_slices(a->store, (struct kube_slice **)items, n, rej->v, rej->n,
+			     &a->pending);
 }
 
 static int upsert_node(struct agent *a, void *o)
@@ -263,8 +303,10 @@ static void remove_node(struct agent *a, const char *ns, const char *name)
 	a->node_changed = true;
 }
 
-static void replace_node(struct agent *a, void **items, size_t n)
+static void replace_node(struct agent *a, void **items, size_t n, const struct keys *rej)
 {
+	if (!n && rej->n)
+		return;	/* this Node is there, invalid: its last good version stays */
 	store_set_node(a->store, n ? items[0] : NULL);
 	for (size_t i = 1; i < n; i++)
 		kube_node_free(items[i]);
@@ -272,34 +314,6 @@ static void replace_node(struct agent *a, void **items, size_t n)
 }
 
 /* ---- the sync loop (main thread) ---------------------------------------- */
-
-struct keys {
-	char **v;
-	size_t n, cap;
-};
-
-static int keys_add(struct keys *k, const char *key)
-{
-	char **grown;
-
-	if (k->n == k->cap) {
-		k->cap = k->cap ? 2 * k->cap : 64;
-		grown = realloc(k->v, k->cap * sizeof(*grown));
-		if (!grown)
-			return -ENOMEM;
-		k->v = grown;
-	}
-	k->v[k->n] = strdup(key);
-	return k->v[k->n] ? (k->n++, 0) : -ENOMEM;
-}
-
-static void keys_free(struct keys *k)
-{
-	for (size_t i = 0; i < k->n; i++)
-		free(k->v[i]);
-	free(k->v);
-	memset(k, 0, sizeof(*k));
-}
 
 static int add_service_key(const struct kube_service *svc, void *ctx)
 {
@@ -712,9 +726,11 @@ static bool wait_for_work(struct agent *a)
 	pthread_mutex_lock(&a->lock);
 	clock_gettime(CLOCK_REALTIME, &ts);
 	ts.tv_sec += 1;
-	/* Nothing is programmed before Services and EndpointSlices are listed. */
+	/* Nothing is programmed before Services, EndpointSlices and this Node
+	 * are listed: a first sync without the Node would reprogram adopted
+	 * state (NodePort addresses, tables) without the node's addresses. */
 	for (;;) {
-		work = a->services.listed && a->slices.listed &&
+		work = a->services.listed && a->slices.listed && a->node.listed &&
 		       (a->pending.n || a->node_changed || !a->synced_once);
 		if (work || stopping ||
 		    pthread_cond_timedwait(&a->cond, &a->lock, &ts) == ETIMEDOUT)

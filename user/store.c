@@ -476,8 +476,8 @@ struct kube_slice *const *store_slices_of(const struct store *st, const char *sv
 /* ---- relists -------------------------------------------------------------- */
 
 /* The keys of a relist, to find the stored objects it no longer has. */
-static int relist_keys(struct hmap *set, void *const *items, size_t n,
-		       const struct kube_meta *(*meta)(const void *))
+static int relist_keys(struct hmap *set, void *const *items, size_t n, char *const *keep,
+		       size_t n_keep, const struct kube_meta *(*meta)(const void *))
 {
 	char key[STORE_KEY_MAX];
 	void *old;
@@ -490,6 +490,8 @@ static int relist_keys(struct hmap *set, void *const *items, size_t n,
 
 		err = hmap_put(set, store_key(m->ns, m->name, key, sizeof(key)), set, &old);
 	}
+	for (i = 0; !err && i < n_keep; i++)
+		err = hmap_put(set, keep[i], set, &old);
 	return err;
 }
 
@@ -518,22 +520,23 @@ static int stale_keys(const struct hmap *map, const struct hmap *keep, struct st
 
 /* The relist skeleton shared by Services and slices: upsert every item,
  * then delete what the relist no longer has. */
-static int replace_all(struct store *st, void **items, size_t n, struct store_changes *chg,
+static int replace_all(struct store *st, void **items, size_t n, char *const *keep,
+		       size_t n_keep, struct store_changes *chg,
 		       const struct hmap *map, const struct kube_meta *(*meta)(const void *),
 		       int (*upsert)(struct store *, void *, struct store_changes *),
 		       int (*del)(struct store *, const char *, const char *,
 				  struct store_changes *))
 {
 	struct store_changes stale;
-	struct hmap keep;
+	struct hmap listed;
 	size_t i, before = chg ? chg->n : 0;
 	int err;
 
 	store_changes_init(&stale);
-	err = relist_keys(&keep, items, n, meta);
+	err = relist_keys(&listed, items, n, keep, n_keep, meta);
 	if (!err)
-		err = stale_keys(map, &keep, &stale);
-	hmap_destroy(&keep);
+		err = stale_keys(map, &listed, &stale);
+	hmap_destroy(&listed);
 	for (i = 0; i < n; i++) {
 		int ret = upsert(st, items[i], chg);	/* always takes the item */
 
@@ -562,17 +565,17 @@ static int upsert_slice_cb(struct store *st, void *p, struct store_changes *chg)
 }
 
 int store_replace_services(struct store *st, struct kube_service **items, size_t n,
-			   struct store_changes *chg)
+			   char *const *keep, size_t n_keep, struct store_changes *chg)
 {
-	return replace_all(st, (void **)items, n, chg, &st->services, svc_meta, upsert_svc_cb,
-			   store_delete_service);
+	return replace_all(st, (void **)items, n, keep, n_keep, chg, &st->services, svc_meta,
+			   upsert_svc_cb, store_delete_service);
 }
 
 int store_replace_slices(struct store *st, struct kube_slice **items, size_t n,
-			 struct store_changes *chg)
+			 char *const *keep, size_t n_keep, struct store_changes *chg)
 {
-	return replace_all(st, (void **)items, n, chg, &st->slices, slice_meta, upsert_slice_cb,
-			   store_delete_slice);
+	return replace_all(st, (void **)items, n, keep, n_keep, chg, &st->slices, slice_meta,
+			   upsert_slice_cb, store_delete_slice);
 }
 
 /* ---- the node -------------------------------------------------------------- */

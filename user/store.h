@@ -46,12 +46,14 @@ int store_upsert_slice(struct store *st, struct kube_slice *slice, struct store_
 int store_delete_slice(struct store *st, const char *ns, const char *name,
 		       struct store_changes *chg);
 
-/* Relist: the store then holds exactly items[0..n) (ownership taken);
- * returns the number of Services reported in chg, or -ENOMEM. */
+/* Relist: the store then holds exactly items[0..n) (ownership taken) plus
+ * the objects keyed "ns/name" in keep[0..n_keep) (keep may be NULL): those
+ * the list held in a rejected version, whose last good version stays.
+ * Returns the number of Services reported in chg, or -ENOMEM. */
 int store_replace_services(struct store *st, struct kube_service **items, size_t n,
-			   struct store_changes *chg);
+			   char *const *keep, size_t n_keep, struct store_changes *chg);
 int store_replace_slices(struct store *st, struct kube_slice **items, size_t n,
-			 struct store_changes *chg);
+			 char *const *keep, size_t n_keep, struct store_changes *chg);
 
 /* This node; takes ownership; NULL forgets it. */
 void store_set_node(struct store *st, struct kube_node *node);

@@ -51,7 +51,7 @@ struct sync {
 	struct strmap adopted;	/* frontend key -> unclaimed adopted prog_port */
 	struct prog_port **adopted_all;
 	size_t n_adopted;
-	struct strmap vips;	/* VIP marker key -> reference count */
+	struct strmap vips;	/* VIP marker key -> 1 + its reference count */
 	struct strmap fe_owner;	/* frontend key -> owning svc_id */
 	__u32 next_svc, next_be;
 	struct sync_stats st;
@@ -740,6 +740,8 @@ int sync_apply_service(struct sync *s, const char *svc_key, const struct model_s
 
 		if (!op && (op = claim_adopted(s, dp))) {
 			forget_adopted(s, op);
+			/* As if op had been programmed here: its frontends
+			 * hold their VIP markers, released if they leave. */
 			for (size_t j = 0; j < op->n_fes; j++)
 				vip_ref(s, &op->fes[j], 1);
 		}

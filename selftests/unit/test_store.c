@@ -133,7 +133,7 @@ static void test_relist(void)
 	items[1] = svc("change", "2", "10.0.0.9");
 	items[2] = svc("new", "1", "10.0.0.4");
 	store_changes_init(&chg);
-	n = store_replace_services(st, items, 3, &chg);
+	n = store_replace_services(st, items, 3, NULL, 0, &chg);
 	CHECK(n == 3 && chg.n == 3, "returned %d, %zu keys", n, chg.n);
 	CHECK(!store_changes_has(&chg, "ns/keep") && store_changes_has(&chg, "ns/change") &&
 	      store_changes_has(&chg, "ns/new") && store_changes_has(&chg, "ns/gone"), "keys");
@@ -143,7 +143,7 @@ static void test_relist(void)
 	sitems[0] = slice("keep-1", "keep", "1");
 	sitems[1] = slice("new-1", "new", "1");
 	store_changes_init(&chg);
-	n = store_replace_slices(st, sitems, 2, &chg);
+	n = store_replace_slices(st, sitems, 2, NULL, 0, &chg);
 	CHECK(n == 2 && store_changes_has(&chg, "ns/new") && store_changes_has(&chg, "ns/gone") &&
 	      !store_changes_has(&chg, "ns/keep"), "slice relist reports Services (%d)", n);
 	CHECK(slices_of_is(st, "ns/gone", 0) && slices_of_is(st, "ns/new", 1), "index after relist");
