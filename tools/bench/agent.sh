@@ -7,7 +7,8 @@
 # tools/bench/README.md ("Agent benchmark") explains every number.
 #
 # Environment: BENCH_SIZES ("1000 10000 100000"), BENCH_RUNS (3),
-# BENCH_CHURN_RATE (100 per second), BENCH_CHURN_SECONDS (10).
+# BENCH_CHURN_RATE (100 per second), BENCH_CHURN_SECONDS (10), BENCH_KEEP=1
+# keeps the logs of every run (devapi, agent, event log, probe) in /tmp.
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
@@ -48,7 +49,11 @@ teardown_run() {
 
 cleanup() {
 	teardown_run
-	rm -rf "$WORK"
+	if [ "${BENCH_KEEP:-0}" = 1 ]; then
+		echo "bench-agent: logs kept in $WORK" >&2
+	else
+		rm -rf "$WORK"
+	fi
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
@@ -65,8 +70,10 @@ wait_for() {
 
 alive() { kill -0 "$1" 2>/dev/null; }
 hwm_kib() { awk '/^VmHWM:/ { print $2 }' "/proc/$1/status"; }
-first_sync_logged() { alive "$AGENT" && grep -q "first sync done" "$W/agent.log"; }
-probe_ready() { alive "$PROBE_PID" && grep -q '^ready$' "$W/probe.out"; }
+first_sync_logged() { alive "$AGENT" && grep -qs "first sync done" "$W/agent.log"; }
+probe_ready() { alive "$PROBE_PID" && grep -qs '^ready$' "$W/probe.out"; }
+capturing() { alive "$PCAP_PID" && grep -qs 'listening on' "$W/tcpdump.err"; }
+captured_all() { [ "$("$TOOL" pcap-events "$W/churn.pcap")" -ge "$CHANGES" ]; }
 
 metric() {
 	ip netns exec "$NS" curl -sf "http://$METRICS/metrics" | awk -v m="$1" '$1 == m { print $2 }'
@@ -124,6 +131,14 @@ run_one() {
 	svcs=$(metric 'xlb_map_entries{map="services"}')
 	[ "$svcs" = "$n" ] || die "$n Services: the services map holds $svcs entries"
 
+	# The kernel's timestamps of the API server's packets say when each
+	# watch event was written; Python's own clock reading can lag the write.
+	ip netns exec "$NS" tcpdump -i lo -nn -U -s 0 -B 16384 --immediate-mode \
+		--time-stamp-precision=nano -w "$W/churn.pcap" \
+		"tcp src port $port and tcp[tcpflags] & tcp-push != 0" 2>"$W/tcpdump.err" &
+	PCAP_PID=$!
+	PIDS+=($PCAP_PID)
+	wait_for 10 capturing || die "tcpdump: $(cat "$W/tcpdump.err")"
 	t0=$(( $(date +%s%N) + 2000000000 ))
 	"$PROBE" "$PINS" "$PLAN" "$t0" "$RATE" 5 >"$W/probe.out" 2>"$W/probe.err" &
 	PROBE_PID=$!
@@ -133,8 +148,11 @@ run_one() {
 		>"$W/churn.log"
 	wait "$PROBE_PID" || die "probe failed: $(cat "$W/probe.err")"
 	alive "$AGENT" || die "agent exited during the churn: $(tail -3 "$W/agent.log")"
+	wait_for 10 captured_all || echo "  tcpdump missed events: $(tail -1 "$W/tcpdump.err")"
+	kill "$PCAP_PID"
+	wait "$PCAP_PID" || true
 
-	"$TOOL" report "$n" "$t_start" "$W/agent.log" "$W/events" "$PLAN" \
+	"$TOOL" report "$n" "$t_start" "$W/agent.log" "$W/events" "$W/churn.pcap" "$PLAN" \
 		"$W/probe.out" "$hwm_prog" "$(hwm_kib "$AGENT")" >>"$RESULTS"
 	echo "  run $r: $(tail -1 "$RESULTS")"
 	echo "         $(cat "$W/churn.log")"
@@ -151,7 +169,8 @@ RESULTS=$OUT/agent-results.jsonl
 for n in $SIZES; do
 	objs=$(objects "$n")
 	PLAN=$WORK/plan-$n
-	"$TOOL" plan "$n" $((RATE * CHURN_S)) "$PLAN"
+	CHANGES=$((RATE * CHURN_S))
+	"$TOOL" plan "$n" "$CHANGES" "$PLAN"
 	echo "$n Services x 10 endpoints:"
 	for r in $(seq "$RUNS"); do
 		run_one "$n" "$r" "$objs"

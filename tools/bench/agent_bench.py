@@ -15,8 +15,9 @@ a change by its address alone.
   agent_bench.py objects N FILE.json      write the objects
   agent_bench.py plan N COUNT FILE        the churn plan: "i svc ip port new_ip new_port"
   agent_bench.py churn URL PLAN RATE T0_NS    PUT change k at T0_NS + k / RATE
-  agent_bench.py report N T_START_NS AGENT_LOG EVENT_LOG PLAN PROBE_OUT
+  agent_bench.py report N T_START_NS AGENT_LOG EVENT_LOG PCAP PLAN PROBE_OUT
                  HWM_PROGRAMMED_KIB HWM_END_KIB     one run's results (JSON line)
+  agent_bench.py pcap-events PCAP        how many watch events the capture holds
   agent_bench.py table RESULTS          Markdown table: median [min-max] of the runs
 """
 
@@ -25,8 +26,10 @@ import http.client
 import ipaddress
 import json
 import math
+import os
 import re
 import statistics
+import struct
 import sys
 import time
 from urllib.parse import urlsplit
@@ -160,16 +163,42 @@ def first_sync(agent_log, t_start):
     raise SystemExit(f"agent_bench.py: {agent_log}: no 'first sync done' line")
 
 
-def read_event_log(path):
-    lists, writes = [], {}
+def list_ends(path):
+    """Wall times at which devapi had written the last page of a Services or
+    EndpointSlices LIST (its --event-log)."""
     with open(path) as f:
-        for line in f:
-            w = line.split()
-            if w[1] == "list" and w[2] in ("services", "endpointslices") and w[4] == "0":
-                lists.append(int(w[0]) / 1e9)
-            elif w[1] == "watch" and w[2] == "endpointslices" and w[3] == "MODIFIED":
-                writes.setdefault(w[4].split("/")[1], []).append(int(w[0]))
-    return lists, writes
+        return [int(w[0]) / 1e9 for w in (line.split() for line in f)
+                if w[1] == "list" and w[2] in ("services", "endpointslices") and w[4] == "0"]
+
+
+PCAP_NS_MAGIC = 0xA1B23C4D
+WATCH_EVENT = re.compile(rb'\{"type":"MODIFIED","object":\{"kind":"EndpointSlice".*?'
+                         rb'"name":"(svc-\d+-abcde)"')
+
+
+def pcap_writes(path):
+    """Slice name -> kernel timestamps (ns) of the loopback packets carrying
+    its MODIFIED watch events, from a nanosecond pcap of the API server's
+    side of its connections (Ethernet framing, as Linux gives for lo)."""
+    writes = collections.defaultdict(list)
+    with open(path, "rb") as f:
+        hdr = f.read(24)
+        if len(hdr) < 24 or struct.unpack("<I", hdr[:4])[0] != PCAP_NS_MAGIC:
+            raise SystemExit(f"agent_bench.py: {path}: not a little-endian nanosecond pcap")
+        while True:
+            rec = f.read(16)
+            if len(rec) < 16:
+                break
+            sec, nsec, incl, _ = struct.unpack("<IIII", rec)
+            pkt = f.read(incl)
+            ip_off = 14
+            if len(pkt) < ip_off + 20 or pkt[ip_off] >> 4 != 4:
+                continue
+            tcp_off = ip_off + (pkt[ip_off] & 15) * 4
+            payload = pkt[tcp_off + (pkt[tcp_off + 12] >> 4) * 4:]
+            for m in WATCH_EVENT.finditer(payload):
+                writes[m.group(1).decode()].append(sec * 10**9 + nsec)
+    return writes
 
 
 def percentile(sorted_v, p):
@@ -200,19 +229,20 @@ def latencies(plan, probe_out, writes):
 
 def report(argv):
     """One run's results as a JSON line."""
-    n, t_start, agent_log, event_log, plan, probe_out, hwm_prog, hwm_end = argv
+    n, t_start, agent_log, event_log, pcap, plan, probe_out, hwm_prog, hwm_end = argv
     t_start = int(t_start) / 1e9
     t_done, services, writes_n, own = first_sync(agent_log, t_start)
-    lists, writes = read_event_log(event_log)
-    last_list = max((t for t in lists if t <= t_done), default=float("nan"))
-    lat, missing = latencies(plan, probe_out, writes)
+    last_list = max((t for t in list_ends(event_log) if t <= t_done), default=float("nan"))
+    lat, missing = latencies(plan, probe_out, pcap_writes(pcap))
     res = {"n": int(n), "services": services, "total_s": t_done - t_start,
            "after_list_s": t_done - last_list, "agent_after_list_end_s": own,
            "map_writes": writes_n, "rss_programmed_mib": int(hwm_prog) / 1024,
-           "rss_peak_mib": int(hwm_end) / 1024, "changes": len(lat), "missing": missing,
+           # VmHWM is read lazily: a later reading can be a little lower.
+           "rss_peak_mib": max(int(hwm_prog), int(hwm_end)) / 1024, "changes": len(lat), "missing": missing,
            "p50_ms": percentile(lat, 50) if lat else float("nan"),
            "p99_ms": percentile(lat, 99) if lat else float("nan"),
-           "max_ms": lat[-1] if lat else float("nan")}
+           "max_ms": lat[-1] if lat else float("nan"),
+           "loadavg_1m": float(open("/proc/loadavg").read().split()[0])}
     print(json.dumps(res))
 
 
@@ -241,6 +271,9 @@ def table(path):
             cells.append(f"{fmt.format(statistics.median(v))} "
                          f"[{fmt.format(v[0])}-{fmt.format(v[-1])}]")
         print(f"| {n} | {len(runs)} | " + " | ".join(cells) + " |")
+    loads = sorted(r["loadavg_1m"] for rs in by_n.values() for r in rs)
+    print(f"\nhost: {os.cpu_count()} CPUs, 1-minute load average {loads[0]:.2f}-{loads[-1]:.2f} "
+          f"at the end of the runs")
     bad = [r for rs in by_n.values() for r in rs if r["missing"]]
     for r in bad:
         print(f"\nwarning: {r['n']} Services: {r['missing']} change(s) not seen by the probe")
@@ -253,8 +286,10 @@ def main(argv):
         write_plan(int(argv[2]), int(argv[3]), argv[4])
     elif len(argv) == 6 and argv[1] == "churn":
         churn(argv[2], argv[3], float(argv[4]), int(argv[5]))
-    elif len(argv) == 10 and argv[1] == "report":
+    elif len(argv) == 11 and argv[1] == "report":
         report(argv[2:])
+    elif len(argv) == 3 and argv[1] == "pcap-events":
+        print(sum(len(v) for v in pcap_writes(argv[2]).values()))
     elif len(argv) == 3 and argv[1] == "table":
         table(argv[2])
     else:

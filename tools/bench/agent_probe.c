@@ -26,7 +26,7 @@
 
 #include "xlb_abi.h"
 
-#define POLL_NS 20000L	/* between polling rounds; timer slack is set to 1 ns */
+#define POLL_NS 100000L	/* between polling rounds; timer slack is set to 1 ns */
 #define MAX_TABLE 4096
 
 enum { M_FRONTENDS, M_SERVICES, M_SLOTS, M_BACKENDS, M_N };
