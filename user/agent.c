@@ -102,10 +102,12 @@ struct agent {
 	struct strmap pod_devs;	/* "ifindex:name" of pod devices with tc attached */
 	bool hc_dirty;
 	struct xlb_metrics *xm;
+	struct metric *map_writes;	/* xlb_sync_map_writes_total */
 	struct health *health;
 	struct http_server *metrics_srv, *health_srv;
 	struct hc_server *hc_srv;
 	bool synced_once;
+	double last_list_end;	/* wall clock, for the first sync's log line */
 };
 
 static volatile sig_atomic_t stopping;
@@ -199,6 +201,7 @@ static void on_list_end(void *user, const char *rv)
 	r->n = 0;
 	keys_free(&r->rejected);
 	r->listed = true;
+	a->last_list_end = now_s();
 	pthread_cond_signal(&a->cond);
 	pthread_mutex_unlock(&a->lock);
 }
@@ -481,12 +484,13 @@ static void run_sync(struct agent *a)
 	struct keys k = {};
 	bool node_changed;
 	char err[512];
-	double t0;
+	double t0, list_end;
 	int rc;
 
 	model_state_init(&node);
 	pthread_mutex_lock(&a->lock);
 	rc = take_work(a, &k, &ms, &node, &node_changed);
+	list_end = a->last_list_end;
 	pthread_mutex_unlock(&a->lock);
 	t0 = now_s();
 	if (rc) {
@@ -505,9 +509,14 @@ static void run_sync(struct agent *a)
 		account_service(a, k.v[i], &ms[i]);
 	}
 	if (!a->synced_once) {
+		struct sync_stats st;
+
 		sync_collect_garbage(a->sync);
+		sync_get_stats(a->sync, &st);
 		a->synced_once = true;
-		xlb_log(LOG_INFO, "first sync done: %zu services in %.3f s", k.n, now_s() - t0);
+		xlb_log(LOG_INFO, "first sync done: %zu services, %llu map writes in %.3f s, "
+			"%.3f s after the last LIST ended", k.n,
+			(unsigned long long)st.map_writes, now_s() - t0, now_s() - list_end);
 	}
 	if (a->hc_dirty)
 		reconcile_health_checks(a);
@@ -605,6 +614,7 @@ static void collect(struct metrics *reg, void *arg)
 	pthread_mutex_unlock(&a->lock);
 	metric_set(a->xm->map_entries, METRIC_LV("services"), st.svc_ports);
 	metric_set(a->xm->map_entries, METRIC_LV("backends"), st.backends);
+	metric_set(a->map_writes, METRIC_LV(), st.map_writes);
 	for (int i = 0; i < XLB_MAP_N; i++)
 		metric_set(a->xm->map_max_entries, METRIC_LV(maps_pin_name(i)),
 			   maps_capacity(&a->dp.maps, i));
@@ -659,6 +669,11 @@ static int start_http(struct agent *a)
 	a->xm = xlb_metrics_new();
 	a->health = health_new(2.0 * a->opt.sync_period_s);
 	if (!a->xm || !a->health)
+		return -1;
+	a->map_writes = metrics_register(a->xm->reg, METRIC_COUNTER, "xlb_sync_map_writes_total",
+					 "BPF map updates and deletes issued by the sync", NULL,
+					 NULL, 0);
+	if (!a->map_writes)
 		return -1;
 	metrics_add_collector(a->xm->reg, collect, a);
 	if (metrics_server_start(&a->metrics_srv, a->opt.metrics_bind, a->xm->reg, err,
