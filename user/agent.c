@@ -327,8 +327,10 @@ static int add_service_key(const struct kube_service *svc, void *ctx)
 
 /* Under the lock: which Services to recompute (all of them when the Node
  * changed), their models, and the node-wide model. */
-static int take_work(struct agent *a, struct keys *k, struct model_state **ms,
-		     struct model_state *node, bool *node_changed)
+/* Under the lock: which Services to recompute (all of them when the Node
+ * changed) and the node-wide model. */
+static int take_work(struct agent *a, struct keys *k, struct model_state *node,
+		     bool *node_changed)
 {
 	const struct kube_node *n = store_node(a->store);
 	int rc = 0;
@@ -346,13 +348,7 @@ static int take_work(struct agent *a, struct keys *k, struct model_state **ms,
 	store_changes_init(&a->pending);
 	a->node_changed = false;
 	health_set_node_eligible(a->health, !n || (!n->deleting && !n->to_be_deleted));
-	*ms = rc ? NULL : calloc(k->n + 1, sizeof(**ms));
-	if (!*ms)
-		return -ENOMEM;
-	rc = model_build_service(a->store, &a->mcfg, "", node);
-	for (size_t i = 0; !rc && i < k->n; i++)
-		rc = model_build_service(a->store, &a->mcfg, k->v[i], &(*ms)[i]);
-	return rc;
+	return rc ? rc : model_build_service(a->store, &a->mcfg, "", node);
 }
 
 static void apply_node(struct agent *a, const struct model_state *node)
@@ -478,18 +474,48 @@ out:
 	free(svcs);
 }
 
+/* Models are built and applied a chunk of Services at a time, so a full
+ * sync of a large cluster never holds every model at once. */
+#define SYNC_CHUNK 256
+
+static void apply_chunk(struct agent *a, char **keys, size_t n)
+{
+	struct model_state ms[SYNC_CHUNK];
+	char err[512];
+	size_t built = 0;
+	int rc = 0;
+
+	pthread_mutex_lock(&a->lock);
+	for (; built < n && !rc; built++)
+		rc = model_build_service(a->store, &a->mcfg, keys[built], &ms[built]);
+	pthread_mutex_unlock(&a->lock);
+	if (rc) {
+		built--;
+		xlb_log(LOG_ERR, "sync %s: model: %s", keys[built], strerror(-rc));
+	}
+	for (size_t i = 0; i < built; i++) {
+		rc = sync_apply_service(a->sync, keys[i], &ms[i], err, sizeof(err));
+		if (rc) {
+			xlb_log(LOG_ERR, "sync %s: %s", keys[i], err);
+			xlb_metrics_object_rejected(a->xm, "Service",
+						    rc == -E2BIG ? "map_full" : "apply_failed");
+		}
+		account_service(a, keys[i], &ms[i]);
+		model_state_free(&ms[i]);
+	}
+}
+
 static void run_sync(struct agent *a)
 {
-	struct model_state node, *ms = NULL;
+	struct model_state node;
 	struct keys k = {};
 	bool node_changed;
-	char err[512];
 	double t0, list_end;
 	int rc;
 
 	model_state_init(&node);
 	pthread_mutex_lock(&a->lock);
-	rc = take_work(a, &k, &ms, &node, &node_changed);
+	rc = take_work(a, &k, &node, &node_changed);
 	list_end = a->last_list_end;
 	pthread_mutex_unlock(&a->lock);
 	t0 = now_s();
@@ -499,15 +525,8 @@ static void run_sync(struct agent *a)
 	}
 	if (node_changed || !a->synced_once)
 		apply_node(a, &node);
-	for (size_t i = 0; i < k.n; i++) {
-		rc = sync_apply_service(a->sync, k.v[i], &ms[i], err, sizeof(err));
-		if (rc) {
-			xlb_log(LOG_ERR, "sync %s: %s", k.v[i], err);
-			xlb_metrics_object_rejected(a->xm, "Service",
-						    rc == -E2BIG ? "map_full" : "apply_failed");
-		}
-		account_service(a, k.v[i], &ms[i]);
-	}
+	for (size_t i = 0; i < k.n; i += SYNC_CHUNK)
+		apply_chunk(a, k.v + i, k.n - i < SYNC_CHUNK ? k.n - i : SYNC_CHUNK);
 	if (!a->synced_once) {
 		struct sync_stats st;
 
@@ -527,9 +546,6 @@ static void run_sync(struct agent *a)
 	xlb_metrics_sync_done(a->xm, IPF_ALL, now_s() - t0, now_s());
 	health_updated(a->health, IPF_ALL, now_s());
 out:
-	for (size_t i = 0; ms && i < k.n; i++)
-		model_state_free(&ms[i]);
-	free(ms);
 	model_state_free(&node);
 	keys_free(&k);
 }
