@@ -100,8 +100,11 @@ static const char *const world_cmds[] = {
 static const uint32_t service_counts[] = { 1, 1000, 10000, 100000 };
 #define N_COUNTS (sizeof(service_counts) / sizeof(service_counts[0]))
 
-enum path { PATH_REF, PATH_NEW, PATH_EST };
-static const char *const path_names[] = { "reference", "new flow", "established" };
+/* PATH_FIB: a probe that only calls bpf_fib_lookup() as xlb's forward()
+ * does and returns XDP_TX: what the one helper costs on its own. */
+enum path { PATH_REF, PATH_FIB, PATH_NEW, PATH_EST };
+static const char *const path_names[] = { "reference", "fib lookup", "new flow",
+					  "established" };
 
 struct result {
 	enum path path;
@@ -128,9 +131,11 @@ static struct dp dp;
 static int uplink;
 static uint32_t repeat = REPEAT_DEFAULT;
 static uint32_t max_services = 100000;
+static int only_path = -1;	/* -p: PATH_NEW or PATH_EST, e.g. to profile one */
 static struct xlb_ct_key *fill_keys;
 static struct xlb_ct_entry *fill_vals;
 static struct result ref_result;
+static struct result fib_results[2];
 static struct result results[2][2][N_COUNTS];	/* [path - PATH_NEW][fam][count] */
 
 static void die(const char *what, const char *why)
@@ -494,7 +499,7 @@ static int test_run(int fd, const uint8_t *pkt, uint32_t len, uint32_t n, uint32
  * size read around the run. */
 static void measure(struct result *r, int m, int fd, const uint8_t *pkt, uint32_t len)
 {
-	bool xlb = r->path != PATH_REF;
+	bool xlb = r->path >= PATH_NEW;
 	uint8_t out[PKT_BUF_LEN];
 	struct counts b, a;
 	uint64_t ct0 = 0;
@@ -633,6 +638,66 @@ static int load_reference(void)
 	return fd;
 }
 
+#define ST(sz, d, o, i) INSN(BPF_ST | BPF_MEM | (sz), d, 0, o, i)
+#define MOV_K(d, i) INSN(BPF_ALU64 | BPF_MOV | BPF_K, d, 0, 0, i)
+#define MOV_X(d, s) INSN(BPF_ALU64 | BPF_MOV | BPF_X, d, s, 0, 0)
+#define FIB_OFF(field) (-64 + (int)offsetof(struct bpf_fib_lookup, field))
+
+/* The FIB probe: the lookup forward() makes for a translated packet of
+ * family f (ingress device, TCP, src -> dst), XDP_TX when it succeeds. */
+static int load_fib_probe(int f, const union xlb_addr *src, const union xlb_addr *dst)
+{
+	struct bpf_insn prog[64];
+	int n = 0, words = plans[f].family == XLB_FAM_V4 ? 1 : 4;
+	static char log[4096];
+	LIBBPF_OPTS(bpf_prog_load_opts, o, .log_buf = log, .log_size = sizeof(log));
+	int fd;
+
+	prog[n++] = MOV_X(BPF_REG_6, BPF_REG_1);
+	prog[n++] = MOV_K(BPF_REG_0, 0);
+	for (int off = -64; off < 0; off += 8)
+		prog[n++] = STX(BPF_DW, BPF_REG_10, BPF_REG_0, off);
+	prog[n++] = LDX(BPF_W, BPF_REG_2, BPF_REG_6, offsetof(struct xdp_md, ingress_ifindex));
+	prog[n++] = STX(BPF_W, BPF_REG_10, BPF_REG_2, FIB_OFF(ifindex));
+	prog[n++] = ST(BPF_B, BPF_REG_10, FIB_OFF(family), words == 1 ? AF_INET : AF_INET6);
+	prog[n++] = ST(BPF_B, BPF_REG_10, FIB_OFF(l4_protocol), IPPROTO_TCP);
+	prog[n++] = ST(BPF_H, BPF_REG_10, FIB_OFF(tot_len), 64);
+	for (int w = 0; w < words; w++) {
+		prog[n++] = ST(BPF_W, BPF_REG_10, FIB_OFF(ipv6_src) + 4 * w, (int32_t)src->v6[w]);
+		prog[n++] = ST(BPF_W, BPF_REG_10, FIB_OFF(ipv6_dst) + 4 * w, (int32_t)dst->v6[w]);
+	}
+	prog[n++] = MOV_X(BPF_REG_1, BPF_REG_6);
+	prog[n++] = MOV_X(BPF_REG_2, BPF_REG_10);
+	prog[n++] = INSN(BPF_ALU64 | BPF_ADD | BPF_K, BPF_REG_2, 0, 0, -64);
+	prog[n++] = MOV_K(BPF_REG_3, 64);
+	prog[n++] = MOV_K(BPF_REG_4, 0);
+	prog[n++] = INSN(BPF_JMP | BPF_CALL, 0, 0, 0, BPF_FUNC_fib_lookup);
+	prog[n++] = MOV_X(BPF_REG_1, BPF_REG_0);
+	prog[n++] = MOV_K(BPF_REG_0, XDP_TX);
+	prog[n++] = INSN(BPF_JMP | BPF_JEQ | BPF_K, BPF_REG_1, 0, 1, BPF_FIB_LKUP_RET_SUCCESS);
+	prog[n++] = MOV_K(BPF_REG_0, XDP_DROP);
+	prog[n++] = INSN(BPF_JMP | BPF_EXIT, 0, 0, 0, 0);
+	fd = bpf_prog_load(BPF_PROG_TYPE_XDP, "xdp_fib_probe", "GPL", prog, n, &o);
+	if (fd < 0)
+		die("load the FIB probe", log[0] ? log : strerror(errno));
+	return fd;
+}
+
+/* The FIB probe on the established row's translated tuple. */
+static void bench_fib(int f)
+{
+	const struct plan *pl = &plans[f];
+	union xlb_addr src = addr_at(pl->pod, 0), dst = addr_at(pl->cycle, 1);
+	uint8_t pkt[PKT_BUF_LEN];
+	uint32_t len = flow_packet(pl, &src, &dst, PKT_TCP_ACK, pkt);
+	int fd = load_fib_probe(f, &src, &dst);
+
+	result_init(&fib_results[f], PATH_FIB, f, 0);
+	for (int m = 0; m < MEASUREMENTS; m++)
+		measure(&fib_results[f], m, fd, pkt, len);
+	close(fd);
+}
+
 static void bench_reference(void)
 {
 	union xlb_addr src = addr_at(plans[0].client, 0), dst = addr_at(plans[0].ring, 0);
@@ -682,7 +747,7 @@ static bool on_path(const struct result *r)
 
 	if (!r->ret_ok || !r->csum_ok)
 		return false;
-	if (r->path == PATH_REF)
+	if (r->path < PATH_NEW)
 		return true;
 	return r->tx == r->runs && !r->other && !r->drop_skip && r->ct_delta == want;
 }
@@ -693,7 +758,7 @@ static void print_row(const struct result *r, const struct result *one)
 	char svcs[16] = "-", vs1[16] = "-", ct[16] = "-", tx[16] = "1.000", other[16] = "-";
 
 	spread(r, &med, &lo, &hi);
-	if (r->path != PATH_REF) {
+	if (r->path >= PATH_NEW) {
 		snprintf(svcs, sizeof(svcs), "%u", r->services);
 		snprintf(tx, sizeof(tx), "%.3f", (double)r->tx / r->runs);
 		snprintf(other, sizeof(other), "%llu",
@@ -707,18 +772,25 @@ static void print_row(const struct result *r, const struct result *one)
 	       med / median(&ref_result), vs1, tx, other, ct, on_path(r) ? "yes" : "NO");
 }
 
-static void print_header(void)
+/* Read before leaving the initial namespace: only it has this sysctl. */
+static int read_jit_enable(void)
+{
+	FILE *jit = fopen("/proc/sys/net/core/bpf_jit_enable", "r");
+	int on = -1;
+
+	if (!jit)
+		return -1;
+	if (fscanf(jit, "%d", &on) != 1)
+		on = -1;
+	fclose(jit);
+	return on;
+}
+
+static void print_header(int jit_on)
 {
 	struct utsname u;
-	FILE *jit = fopen("/proc/sys/net/core/bpf_jit_enable", "r");
-	int jit_on = -1;
 
 	uname(&u);
-	if (jit) {
-		if (fscanf(jit, "%d", &jit_on) != 1)
-			jit_on = -1;
-		fclose(jit);
-	}
 	printf("xlb XDP data path, BPF_PROG_TEST_RUN: kernel %s, bpf_jit_enable=%d, CPU %d\n",
 	       u.release, jit_on, sched_getcpu());
 	printf("%d measurements of %u runs per row (ns/pkt: median, min-max); conntrack %u "
@@ -741,6 +813,8 @@ static void print_targets(void)
 			const struct result *big = &results[p - PATH_NEW][f][N_COUNTS - 1];
 			double worst = 0, x;
 
+			if (!one->done)
+				continue;
 			for (size_t c = 0; c < N_COUNTS; c++) {
 				if (!results[p - PATH_NEW][f][c].done)
 					continue;
@@ -763,6 +837,8 @@ static void print_table(void)
 	printf("%-11s %-4s %8s %7s %15s %6s %8s %6s %6s %7s  %s\n", "path", "fam", "services",
 	       "ns/pkt", "min-max", "x ref", "vs 1svc", "TX/run", "other", "ct/run", "on path");
 	print_row(&ref_result, NULL);
+	for (int f = 0; f < 2; f++)
+		print_row(&fib_results[f], NULL);
 	for (int p = PATH_NEW; p <= PATH_EST; p++)
 		for (int f = 0; f < 2; f++)
 			for (size_t c = 0; c < N_COUNTS; c++)
@@ -786,8 +862,8 @@ static void pin_cpu(void)
 
 static void usage(const char *argv0)
 {
-	fprintf(stderr, "usage: %s [-r REPEAT (1000..%d, default %d)] [-n MAX_SERVICES]\n",
-		argv0, REPEAT_MAX, REPEAT_DEFAULT);
+	fprintf(stderr, "usage: %s [-r REPEAT (1000..%d, default %d)] [-n MAX_SERVICES] "
+		"[-p new|established]\n", argv0, REPEAT_MAX, REPEAT_DEFAULT);
 	exit(2);
 }
 
@@ -795,11 +871,15 @@ static void parse_args(int argc, char **argv)
 {
 	int opt;
 
-	while ((opt = getopt(argc, argv, "r:n:")) != -1) {
+	while ((opt = getopt(argc, argv, "r:n:p:")) != -1) {
 		if (opt == 'r')
 			repeat = strtoul(optarg, NULL, 10);
 		else if (opt == 'n')
 			max_services = strtoul(optarg, NULL, 10);
+		else if (opt == 'p' && !strcmp(optarg, "new"))
+			only_path = PATH_NEW;
+		else if (opt == 'p' && !strcmp(optarg, "established"))
+			only_path = PATH_EST;
 		else
 			usage(argv[0]);
 	}
@@ -810,8 +890,10 @@ static void parse_args(int argc, char **argv)
 int main(int argc, char **argv)
 {
 	uint32_t populated = 0;
+	int jit_on;
 
 	parse_args(argc, argv);
+	jit_on = read_jit_enable();
 	setvbuf(stdout, NULL, _IOLBF, 0);
 	pin_cpu();
 	world_init();
@@ -822,8 +904,10 @@ int main(int argc, char **argv)
 		add_cycle(f);
 	}
 	ct_fill_prepare();
-	print_header();
+	print_header(jit_on);
 	bench_reference();
+	for (int f = 0; f < 2; f++)
+		bench_fib(f);
 	for (size_t c = 0; c < N_COUNTS && service_counts[c] <= max_services; c++) {
 		fprintf(stderr, "programming %u services per family...\n", service_counts[c]);
 		for (; populated < service_counts[c]; populated++)
@@ -831,10 +915,14 @@ int main(int argc, char **argv)
 				add_service(f, populated);
 		for (int f = 0; f < 2; f++) {
 			fprintf(stderr, "measuring %s, %u services\n", plans[f].name, populated);
-			result_init(&results[0][f][c], PATH_NEW, f, populated);
-			bench_new_flow(&results[0][f][c], f);
-			result_init(&results[1][f][c], PATH_EST, f, populated);
-			bench_established(&results[1][f][c], f);
+			if (only_path != PATH_EST) {
+				result_init(&results[0][f][c], PATH_NEW, f, populated);
+				bench_new_flow(&results[0][f][c], f);
+			}
+			if (only_path != PATH_NEW) {
+				result_init(&results[1][f][c], PATH_EST, f, populated);
+				bench_established(&results[1][f][c], f);
+			}
 		}
 	}
 	print_table();
