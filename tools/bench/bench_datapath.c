@@ -755,7 +755,7 @@ static bool on_path(const struct result *r)
 static void print_row(const struct result *r, const struct result *one)
 {
 	uint32_t med, lo, hi;
-	char svcs[16] = "-", vs1[16] = "-", ct[16] = "-", tx[16] = "1.000", other[16] = "-";
+	char svcs[16] = "-", vs1[16] = "-", ct[16] = "-", tx[16] = "-", other[16] = "-";
 
 	spread(r, &med, &lo, &hi);
 	if (r->path >= PATH_NEW) {
