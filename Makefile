@@ -63,6 +63,10 @@ $(BUILD)/selftests/%: selftests/%.c $(LIB_OBJS) $(TLIB_OBJS) $(SKELS)
 	$(Q)mkdir -p $(@D)
 	$(Q)$(CC) $(CFLAGS) -Iselftests/lib $< $(LIB_OBJS) $(TLIB_OBJS) $(LDLIBS) -o $@
 
+$(BUILD)/bench_datapath: tools/bench/bench_datapath.c $(LIB_OBJS) $(TLIB_OBJS) $(SKELS)
+	$(call msg,LINK,$@)
+	$(Q)$(CC) $(CFLAGS) -Iselftests/lib $< $(LIB_OBJS) $(TLIB_OBJS) $(LDLIBS) -o $@
+
 test: all
 	$(Q)selftests/run
 
@@ -70,8 +74,8 @@ demo: all
 	$(Q)tools/demo.sh
 
 bench: bench-datapath bench-agent
-bench-datapath: all
-	$(Q)tools/bench/datapath.sh
+bench-datapath: $(BUILD)/bench_datapath
+	$(Q)$(BUILD)/bench_datapath
 bench-agent: all
 	$(Q)tools/bench/agent.sh
 
