@@ -3,6 +3,7 @@
  * metrics and healthCheckNodePorts report it. Watch threads only decode and
  * update the store under the lock; the main thread does all map writes. */
 #include <errno.h>
+#include <malloc.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
@@ -820,6 +821,9 @@ int cmd_agent(int argc, char **argv)
 		free(a);
 		return rc < 0 ? 2 : 0;
 	}
+	/* One arena per watch thread would keep each thread's freed LIST
+	 * garbage as resident memory; objects outlive their thread anyway. */
+	mallopt(M_ARENA_MAX, 1);
 	sigaction(SIGTERM, &sa, NULL);
 	sigaction(SIGINT, &sa, NULL);
 	signal(SIGPIPE, SIG_IGN);
