@@ -1,0 +1,30 @@
+#!/usr/bin/env python3
+"""Read `xlb services -o json` on stdin and print the backends a frontend
+selects, sorted and space-separated, or "absent" when no such frontend.
+
+usage: fe.py ADDR PORT PROTO [cluster|local|gated]
+'gated' prints "gated" or "open" instead of backends."""
+
+import json
+import sys
+
+
+def main():
+    addr, port, proto = sys.argv[1], int(sys.argv[2]), sys.argv[3].upper()
+    what = sys.argv[4] if len(sys.argv) > 4 else "cluster"
+    try:
+        fes = json.load(sys.stdin)
+    except ValueError:
+        fes = []
+    for fe in fes:
+        if fe["address"] == addr and fe["port"] == port and fe["protocol"].upper() == proto:
+            if what == "gated":
+                print("gated" if fe.get("gated") else "open")
+            else:
+                print(" ".join(sorted(fe.get(what, []))) or "-")
+            return
+    print("absent")
+
+
+if __name__ == "__main__":
+    main()
