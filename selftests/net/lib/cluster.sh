@@ -24,6 +24,7 @@ XLB_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../../.." && pwd)
 XLB=$XLB_ROOT/build/xlb
 NETLIB=$XLB_ROOT/selftests/net/lib
 DEVAPI=$XLB_ROOT/tools/devapi/xlb-devapi
+export PYTHONDONTWRITEBYTECODE=1	# leave no __pycache__ behind
 CL=xt$$
 NS_FAB=$CL-fab
 NS_EXT=$CL-ext
@@ -169,6 +170,10 @@ node_setup() {
 	ip -n "$ns" addr add "2001:db8:0:1::$id/64" dev eth0 nodad
 	ip -n "$ns" route add default via 192.0.2.254
 	ip -n "$ns" -6 route add default via 2001:db8:0:1::fe
+	# LB IPs and externalIPs the node does not serve go nowhere (not back
+	# to the fabric, which routes them here).
+	ip -n "$ns" route add blackhole 198.51.100.0/24
+	ip -n "$ns" -6 route add blackhole 2001:db8:4::/64
 	ip -n "$ns" route add "198.18.$other.0/24" via "192.0.2.$other"
 	ip -n "$ns" -6 route add "2001:db8:1:$other::/64" via "2001:db8:0:1::$other"
 }
@@ -279,6 +284,12 @@ xlb_on() {
 	"$XLB" "$cmd" --bpffs "$(agent_pin "$node")" "$@"
 }
 
+# XDP mode of the agents. Native XDP_TX out of a veth was measured here to
+# leave frames queued until the next frame arrives on that veth (delays of
+# 0.5-2 s, TCP retransmits); generic mode delivers at once. Set
+# XLB_NET_XDP_MODE=native to test the native path.
+CL_XDP_MODE=${XLB_NET_XDP_MODE:-generic}
+
 # agent_start NODE [FLAGS...]: run NODE's agent (only the network namespace
 # is entered, so its pins live on the host's bpffs and survive it) and wait
 # for its first sync.
@@ -286,7 +297,7 @@ agent_start() {
 	local node=$1; shift
 	bg "agent-$node" nsenter --net="/run/netns/$CL-$node" "$XLB" agent \
 		--master "$API_URL" --hostname-override "$node" --bpffs "$(agent_pin "$node")" \
-		--devices eth0 --pod-devices 'pod*' \
+		--devices eth0 --pod-devices 'pod*' --xdp-mode "$CL_XDP_MODE" \
 		--cluster-cidr 198.18.0.0/16,2001:db8:1::/48 \
 		--service-cidr 198.19.0.0/16,2001:db8:2::/112 "$@"
 	if ! wait_for 15 agent_synced "$node"; then

@@ -3,6 +3,7 @@
 selects, sorted and space-separated, or "absent" when no such frontend.
 
 usage: fe.py ADDR PORT PROTO [cluster|local|gated]
+ADDR "*4" or "*6" is a NodePort (any NodePort address of the family).
 'gated' prints "gated" or "open" instead of backends."""
 
 import json
@@ -16,7 +17,12 @@ def main():
         fes = json.load(sys.stdin)
     except ValueError:
         fes = []
+    family = None
+    if addr in ("*4", "*6"):
+        addr, family = "*", int(addr[1])
     for fe in fes:
+        if family and fe["family"] != family:
+            continue
         if fe["address"] == addr and fe["port"] == port and fe["protocol"].upper() == proto:
             if what == "gated":
                 print("gated" if fe.get("gated") else "open")

@@ -8,6 +8,7 @@ client saw otherwise:
   ERROR TEXT        anything else (e.g. host unreachable)
 
 usage: probe.py tcp|udp|sctp ADDR PORT [-n COUNT] [-t TIMEOUT] [--interval S] [--stamp]
+                [--src ADDR]
        probe.py hold ADDR PORT -c CONNS --duration S [--interval S]
 'hold' keeps CONNS TCP connections open for --duration seconds, asking on
 each every --interval, and prints per connection
@@ -37,29 +38,35 @@ def outcome_of(err):
     return f"ERROR {err.strerror or err}"
 
 
-def try_stream(addr, port, timeout):
+def try_stream(addr, port, timeout, src):
     with socket.socket(family_of(addr), socket.SOCK_STREAM) as s:
         s.settimeout(timeout)
+        if src:
+            s.bind((src, 0))
         s.connect((addr, port))
         s.sendall(b"hello\n")
         line = s.makefile("rb").readline().decode().strip()
         return f"OK {line}" if line else "ERROR closed without an answer"
 
 
-def try_dgram(addr, port, timeout):
+def try_dgram(addr, port, timeout, src):
     with socket.socket(family_of(addr), socket.SOCK_DGRAM) as s:
         s.settimeout(timeout)
+        if src:
+            s.bind((src, 0))
         s.connect((addr, port))
         s.send(b"hello\n")
         return f"OK {s.recv(2048).decode().strip()}"
 
 
-def try_sctp(addr, port, timeout):
+def try_sctp(addr, port, timeout, src):
     fam = family_of(addr)
     sport = random.randint(20000, 59999)
     vtag = random.getrandbits(32)
     with sctp.open_raw(fam) as s:
         s.settimeout(timeout)
+        if src:
+            s.bind((src, 0))
         s.sendto(sctp.build(sport, port, vtag, b"hello"), (addr, 0))
         deadline = time.monotonic() + timeout
         while True:
@@ -85,7 +92,7 @@ def probe(args):
             time.sleep(args.interval)
         start = time.time()
         try:
-            line = TRIES[args.proto](args.addr, args.port, args.timeout)
+            line = TRIES[args.proto](args.addr, args.port, args.timeout, args.src)
         except OSError as e:
             line = outcome_of(e)
         print(f"{start:.3f} {line}" if args.stamp else line, flush=True)
@@ -133,6 +140,7 @@ def main():
     ap.add_argument("--duration", type=float, default=5.0)
     ap.add_argument("--interval", type=float, default=0.0)
     ap.add_argument("--stamp", action="store_true")
+    ap.add_argument("--src", help="source address to bind")
     args = ap.parse_args()
     if args.proto == "hold":
         if not args.interval:
