@@ -11,7 +11,8 @@ usage: probe.py tcp|udp|sctp ADDR PORT [-n COUNT] [-t TIMEOUT] [--interval S] [-
                 [--src ADDR]
        probe.py hold ADDR PORT -c CONNS --duration S [--interval S]
 'hold' keeps CONNS TCP connections open for --duration seconds, asking on
-each every --interval, and prints per connection
+each every --interval; prints "OPEN I NAME" per connection once each has
+answered, and at the end
   HOLD I FIRST-NAME replies=N errors=N switched=N
 --stamp prefixes each try's line with the wall-clock time it started."""
 
@@ -105,6 +106,7 @@ def hold(args):
         conns.append({"sock": s, "file": s.makefile("rb"), "first": None,
                       "replies": 0, "errors": 0, "switched": 0})
     end = time.monotonic() + args.duration
+    opened = False
     while True:
         for c in conns:
             try:
@@ -120,6 +122,10 @@ def hold(args):
                 c["first"] = name
             elif name != c["first"]:
                 c["switched"] += 1
+        if not opened:
+            for i, c in enumerate(conns):
+                print(f"OPEN {i} {c['first']}", flush=True)
+            opened = True
         if time.monotonic() >= end:
             break
         time.sleep(args.interval)
