@@ -48,14 +48,14 @@ out=$CL_DIR/out
 hold=$CL_DIR/hold
 stream=$CL_DIR/stream
 
-lines() { grep -c "$1" "$2" 2>/dev/null; }
+lines() { cat "$2" 2>/dev/null | grep -c "$1"; }
 # has_lines PATTERN FILE N: FILE has at least N lines matching PATTERN.
 has_lines() { [ "$(lines "$1" "$2")" -ge "$3" ]; }
 
 # hold_start ADDR CONNS SECONDS: long TCP connections from pod c, in the
 # background; waits until each has answered once.
 hold_start() {
-	bg hold in_ns "$(pod_ns c)" python3 "$NETLIB/probe.py" hold "$1" 80 -c "$2" \
+	bg_ns hold "$(pod_ns c)" python3 "$NETLIB/probe.py" hold "$1" 80 -c "$2" \
 		--duration "$3" --interval 0.1
 	wait_for 10 has_lines '^OPEN' "$CL_DIR/hold.log" "$2"
 }
@@ -112,9 +112,9 @@ scale_down && t_pass dynamics-scale-down
 agent_restart() {
 	local n
 	hold_start 198.19.0.41 4 8 || { t_fail dynamics-agent-restart "long connections did not open"; return 1; }
-	bg stream-tcp in_ns "$(pod_ns c)" python3 "$NETLIB/probe.py" tcp 198.19.0.41 80 \
+	bg_ns stream-tcp "$(pod_ns c)" python3 "$NETLIB/probe.py" tcp 198.19.0.41 80 \
 		-n 300 --interval 0.02
-	bg stream-udp in_ns "$(pod_ns c)" python3 "$NETLIB/probe.py" udp 198.19.0.41 53 \
+	bg_ns stream-udp "$(pod_ns c)" python3 "$NETLIB/probe.py" udp 198.19.0.41 53 \
 		-n 300 --interval 0.02
 	wait_for 10 has_lines . "$CL_DIR/stream-tcp.log" 20
 	agent_stop node1

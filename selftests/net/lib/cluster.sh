@@ -71,11 +71,18 @@ forwarding_on() {
 	in_ns "$1" sysctl -qw net.ipv4.ip_forward=1 net.ipv6.conf.all.forwarding=1
 }
 
-# bg NAME CMD...: start CMD in the background, remembered for teardown.
+# bg NAME CMD...: start the program CMD (not a shell function: $! must be
+# the program itself) in the background, remembered for teardown.
 bg() {
 	local name=$1; shift
 	"$@" >>"$CL_DIR/$name.log" 2>&1 &
 	CL_PIDS[$name]=$!
+}
+
+# bg_ns NAME NS CMD...: bg in namespace NS (ip netns exec execs CMD in place).
+bg_ns() {
+	local name=$1 ns=$2; shift 2
+	bg "$name" ip netns exec "$ns" "$@"
 }
 
 bg_stop() {
@@ -218,7 +225,7 @@ node_objects() {
 devapi_start() {
 	mkdir -p "$CL_DIR/manifests"
 	node_objects >"$CL_DIR/manifests/nodes.yaml"
-	bg devapi in_ns "$NS_FAB" "$DEVAPI" --listen 192.0.2.254:0 \
+	bg_ns devapi "$NS_FAB" "$DEVAPI" --listen 192.0.2.254:0 \
 		--port-file "$CL_DIR/api.port" --manifests "$CL_DIR/manifests"
 	if ! wait_for 10 test -s "$CL_DIR/api.port"; then
 		log "dev API server did not start: $(cat "$CL_DIR/devapi.log")"
@@ -258,7 +265,7 @@ pod_ns() { echo "$CL-$1"; }
 # and SCTP 7777.
 pod_serve() {
 	rm -f "$CL_DIR/ready-$1"
-	bg "echo-$1" in_ns "$CL-$1" python3 "$NETLIB/echo.py" --name "$1" --tcp 8080 --tcp 8081 \
+	bg_ns "echo-$1" "$CL-$1" python3 "$NETLIB/echo.py" --name "$1" --tcp 8080 --tcp 8081 \
 		--udp 5353 --sctp 7777 --ready "$CL_DIR/ready-$1"
 	wait_for 10 test -s "$CL_DIR/ready-$1"
 }
