@@ -16,9 +16,12 @@
 #
 # API: cluster_setup; cluster_add_pod NODE NAME INDEX; pod_serve NAME;
 # agent_start NODE [FLAGS]; agent_stop NODE; api_apply < YAML;
-# api_delete KIND NS NAME; in_ns NS CMD...; probe NS ARGS...;
+# api_delete KIND NS NAME; endpoint_slice ...; fabric_route_lb NODE;
+# in_ns NS CMD...; bg NAME CMD...; bg_ns NAME NS CMD...; probe NS ARGS...;
 # wait_fe NODE ADDR PORT PROTO WANT [cluster|local|gated]; xlb_on NODE CMD...;
-# result reporting: t_pass NAME; t_fail NAME WHY; t_skip NAME WHY; t_exit.
+# agent_metric NODE REGEX; reading probe output: names, peers, ports,
+# others, summary, expect; reporting: t_pass NAME; t_fail NAME WHY;
+# t_skip NAME WHY; t_exit.
 
 XLB_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../../.." && pwd)
 XLB=$XLB_ROOT/build/xlb
