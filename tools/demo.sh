@@ -29,6 +29,12 @@ run() {
 	[ -n "$(peers "$out")" ] && printf '  %-44s backends saw the client as %s\n' "" "$(peers "$out")"
 }
 
+look() { # TITLE CMD...: run CMD, show its first lines
+	local title=$1; shift
+	say "  \$ $title"
+	"$@" 2>&1 | head -n 4 | sed 's/^/    /'
+}
+
 counters() { # NODE: the drop and skip reasons that moved
 	xlb_on "$1" stats -o json | python3 -c '
 import json, sys
@@ -61,9 +67,9 @@ main() {
 	agent_start node1 && agent_start node2 || { say "an agent did not start"; exit 1; }
 
 	section "Services (node1's maps: xlb services)"
-	xlb_on node1 services | sed 's/^/  /'
+	xlb_on node1 services | sort -k2,2 -k3,3 | sed 's/^/  /'
 
-	section "Traffic (20 new connections each)"
+	section "Traffic (new connections; 20 each where an answer is expected)"
 	run "pod -> web ClusterIP 198.19.0.10:80" "$(pod_ns client)" tcp 198.19.0.10 80 -n 20 -t 1
 	run "external -> web NodePort 192.0.2.1:30080" "$NS_EXT" tcp 192.0.2.1 30080 -n 20 -t 1
 	run "node2 -> web NodePort 192.0.2.1:30080" "$CL-node2" tcp 192.0.2.1 30080 -n 20 -t 1
@@ -87,12 +93,13 @@ main() {
 	say "  externalIPs left out by the AllowServiceExternalIPs gate (node1):" \
 		"$(agent_metric node1 '^xlb_external_ips_skipped ')"
 
-	section "Look inside"
-	say "  build/xlb services  --bpffs $(agent_pin node1)"
-	say "  build/xlb backends  --bpffs $(agent_pin node1) -o json"
-	say "  build/xlb conntrack --bpffs $(agent_pin node1)"
-	say "  build/xlb stats     --bpffs $(agent_pin node1)"
-	say "  bpftool map dump pinned $(agent_pin node1)/services"
+	section "Look inside (the first lines of each)"
+	look "build/xlb backends -o json --bpffs $(agent_pin node1)" xlb_on node1 backends -o json
+	look "build/xlb conntrack --bpffs $(agent_pin node1)" xlb_on node1 conntrack
+	look "build/xlb stats --bpffs $(agent_pin node1)" xlb_on node1 stats
+	look "bpftool map dump pinned $(agent_pin node1)/services" \
+		bpftool map dump pinned "$(agent_pin node1)/services"
+	[ "${KEEP:-0}" = 1 ] || say "  (KEEP=1 make demo keeps the cluster up to try these yourself)"
 	if [ "${KEEP:-0}" = 1 ]; then
 		trap - EXIT
 		cluster_teardown_script >"$CL_DIR/teardown.sh"
