@@ -15,12 +15,12 @@
 #define XLB_AF_INET 2
 #define XLB_AF_INET6 10
 
-static __always_inline int fib_lookup_tuple(XLB_CTX *ctx, const struct xlb_pkt *p,
+static __always_inline int fib_lookup_tuple(XLB_CTX *ctx, __u32 ifindex, const struct xlb_pkt *p,
 					    const struct xlb_tuple *t,
 					    struct bpf_fib_lookup *fib)
 {
 	__builtin_memset(fib, 0, sizeof(*fib));
-	fib->ifindex = ctx_ifindex(ctx);
+	fib->ifindex = ifindex;
 	fib->l4_protocol = p->proto;
 	fib->sport = t->sport;
 	fib->dport = t->dport;
@@ -38,24 +38,52 @@ static __always_inline int fib_lookup_tuple(XLB_CTX *ctx, const struct xlb_pkt *
 }
 
 #ifdef XLB_XDP
-static __noinline int forward(XLB_CTX *ctx, struct xlb_pkt *p, const struct xlb_tuple *t,
-				   const struct xlb_inner *in)
+/* Put the next hop's MACs in the frame when it leaves by the device it came
+ * in on. e, the conntrack entry of an established flow (NULL for a new one),
+ * keeps the result of its last FIB lookup for about a second. A subprogram of
+ * its own: the lookup's stack must not add to forward()'s. */
+static __noinline int next_hop(XLB_CTX *ctx, struct xlb_pkt *p, const struct xlb_tuple *t,
+			       struct xlb_ct_entry *e)
 {
+	__u32 stamp = bpf_ktime_get_coarse_ns() >> 30, ifindex = ctx->ingress_ifindex;
+	struct ethhdr *eth = ctx_ptr(ctx, 0, sizeof(*eth));
 	struct bpf_fib_lookup fib;
-	struct ethhdr *eth;
 
+	if (!eth || !p || !t)
+		return -1;
+	if (e && e->nh_ifindex == ifindex && stamp - e->nh_stamp < 2) {
+		__builtin_memcpy(eth->h_dest, e->nh_dmac, 6);
+		__builtin_memcpy(eth->h_source, e->nh_smac, 6);
+		return 0;
+	}
+	if (fib_lookup_tuple(ctx, ifindex, p, t, &fib) != BPF_FIB_LKUP_RET_SUCCESS ||
+	    fib.ifindex != ifindex)
+		return -1;
+	eth = ctx_ptr(ctx, 0, sizeof(*eth));
+	if (!eth)
+		return -1;
+	__builtin_memcpy(eth->h_dest, fib.dmac, 6);
+	__builtin_memcpy(eth->h_source, fib.smac, 6);
+	if (e) {
+		__builtin_memcpy(e->nh_dmac, fib.dmac, 6);
+		__builtin_memcpy(e->nh_smac, fib.smac, 6);
+		e->nh_stamp = stamp;
+		e->nh_ifindex = fib.ifindex;
+	}
+	return 0;
+}
+
+static __noinline int forward(XLB_CTX *ctx, struct xlb_pkt *p, const struct xlb_tuple *t,
+			      const struct xlb_inner *in, struct xlb_ct_entry *e)
+{
 	if (untranslatable(p, t, in))
 		return verdict_skip(XLB_SKIP_FRAGMENT);
-	if (fib_lookup_tuple(ctx, p, t, &fib) != BPF_FIB_LKUP_RET_SUCCESS ||
-	    fib.ifindex != ctx->ingress_ifindex)
+	/* The MACs are outside every checksum: set before the rewrite, and
+	 * a packet that then fails to translate is dropped anyway. */
+	if (next_hop(ctx, p, t, e))
 		return verdict_skip(XLB_SKIP_LOCAL_DELIVERY);
 	if (translate(ctx, p, t, in))
 		return verdict_drop(XLB_DROP_REWRITE);
-	eth = ctx_ptr(ctx, 0, sizeof(*eth));
-	if (!eth)
-		return verdict_drop(XLB_DROP_REWRITE);
-	__builtin_memcpy(eth->h_dest, fib.dmac, 6);
-	__builtin_memcpy(eth->h_source, fib.smac, 6);
 	count_verdict(XLB_VERDICT_TX);
 	return XDP_TX;
 }
@@ -67,7 +95,7 @@ static __always_inline int reflect(XLB_CTX *ctx)
 }
 #else
 static __noinline int forward(XLB_CTX *ctx, struct xlb_pkt *p, const struct xlb_tuple *t,
-				   const struct xlb_inner *in)
+			      const struct xlb_inner *in, struct xlb_ct_entry *e)
 {
 	struct bpf_redir_neigh nh = {};
 	struct bpf_fib_lookup fib;
@@ -77,7 +105,7 @@ static __noinline int forward(XLB_CTX *ctx, struct xlb_pkt *p, const struct xlb_
 		return verdict_skip(XLB_SKIP_FRAGMENT);
 	if (translate(ctx, p, t, in))
 		return verdict_drop(XLB_DROP_REWRITE);
-	rc = fib_lookup_tuple(ctx, p, t, &fib);
+	rc = fib_lookup_tuple(ctx, ctx_ifindex(ctx), p, t, &fib);
 	if (rc != BPF_FIB_LKUP_RET_SUCCESS && rc != BPF_FIB_LKUP_RET_NO_NEIGH) {
 		count_verdict(XLB_VERDICT_STACK);
 		return TC_ACT_OK;

@@ -140,6 +140,7 @@ struct xlb_choice {
 	__u32 backend_id;
 	__u64 now;
 	int snat;
+	struct xlb_ct_entry entry;	/* ct_create()'s staging, off the stack */
 };
 
 /* Per-CPU home of the rewrite target and the new-flow decision: the BPF
@@ -160,11 +161,11 @@ struct {
 
 /* Insert both conntrack entries; with SNAT, pick a free source port by
  * trying random ones (the reply tuple must be unique). One key and one
- * entry on the stack, reused for both directions: the stack is small. */
+ * entry, reused for both directions: the stack is small. */
 static __noinline int ct_create(const struct xlb_config *cfg, const struct xlb_pkt *p,
-				const struct xlb_choice *c, struct xlb_tuple *t)
+				struct xlb_choice *c, struct xlb_tuple *t)
 {
-	struct xlb_ct_entry e = {};
+	struct xlb_ct_entry *e = &c->entry;
 	struct xlb_ct_key k;
 	int i, err = -1;
 
@@ -175,14 +176,15 @@ static __noinline int ct_create(const struct xlb_config *cfg, const struct xlb_p
 	if (c->snat)
 		t->saddr = p->family == XLB_FAM_V4 ? cfg->snat_v4 : cfg->snat_v6;
 
-	e.nat_saddr = p->daddr;
-	e.nat_daddr = p->saddr;
-	e.nat_sport = p->dport;
-	e.nat_dport = p->sport;
-	e.flags = XLB_CT_REPLY | (c->snat ? XLB_CT_SNAT : 0);
-	e.svc_id = c->svc_id;
-	e.backend_id = c->backend_id;
-	e.last_seen = c->now;
+	__builtin_memset(e, 0, sizeof(*e));
+	e->nat_saddr = p->daddr;
+	e->nat_daddr = p->saddr;
+	e->nat_sport = p->dport;
+	e->nat_dport = p->sport;
+	e->flags = XLB_CT_REPLY | (c->snat ? XLB_CT_SNAT : 0);
+	e->svc_id = c->svc_id;
+	e->backend_id = c->backend_id;
+	e->last_seen = c->now;
 	__builtin_memset(&k, 0, sizeof(k));
 	k.saddr = c->be.addr;
 	k.daddr = t->saddr;
@@ -193,20 +195,20 @@ static __noinline int ct_create(const struct xlb_config *cfg, const struct xlb_p
 		if (c->snat)
 			t->sport = bpf_htons(snat_port(cfg, bpf_get_prandom_u32()));
 		k.dport = t->sport;
-		err = bpf_map_update_elem(&xlb_conntrack, &k, &e,
+		err = bpf_map_update_elem(&xlb_conntrack, &k, e,
 					  c->snat ? BPF_NOEXIST : BPF_ANY);
 		if (!err)
 			break;
 	}
 	if (err)
 		return -1;
-	e.nat_saddr = t->saddr;
-	e.nat_daddr = t->daddr;
-	e.nat_sport = t->sport;
-	e.nat_dport = t->dport;
-	e.flags = c->snat ? XLB_CT_SNAT : 0;
+	e->nat_saddr = t->saddr;
+	e->nat_daddr = t->daddr;
+	e->nat_sport = t->sport;
+	e->nat_dport = t->dport;
+	e->flags = c->snat ? XLB_CT_SNAT : 0;
 	ct_key_of(&k, p);
-	if (bpf_map_update_elem(&xlb_conntrack, &k, &e, BPF_ANY)) {
+	if (bpf_map_update_elem(&xlb_conntrack, &k, e, BPF_ANY)) {
 		k.saddr = c->be.addr;
 		k.daddr = t->saddr;
 		k.sport = c->be.port;
@@ -386,12 +388,13 @@ static __always_inline int xlb_process(XLB_CTX *ctx)
 		return verdict_skip(XLB_SKIP_NOT_SERVICE);
 	if (p.proto == XLB_IPPROTO_ICMP || p.proto == XLB_IPPROTO_ICMPV6) {
 		res = icmp_error_translate(ctx, &p, &tg->t, &tg->in);
-		return res == XLB_FORWARD ? forward(ctx, &p, &tg->t, &tg->in) : res;
+		return res == XLB_FORWARD ? forward(ctx, &p, &tg->t, &tg->in, NULL) : res;
 	}
 	if (p.frag == XLB_FRAG_LATER && frag_recall(&p))
 		return verdict_skip(XLB_SKIP_FRAGMENT);
 
-	now = bpf_ktime_get_ns();
+	/* Coarse: conntrack ages in seconds, and this is cheaper per packet. */
+	now = bpf_ktime_get_coarse_ns();
 	ct_key_of(&k, &p);
 	e = bpf_map_lookup_elem(&xlb_conntrack, &k);
 	if (e && ct_usable(cfg, e, &p, now)) {
@@ -401,12 +404,12 @@ static __always_inline int xlb_process(XLB_CTX *ctx)
 		tg->t.sport = e->nat_sport;
 		tg->t.dport = e->nat_dport;
 		frag_remember(&p);
-		return forward(ctx, &p, &tg->t, NULL);
+		return forward(ctx, &p, &tg->t, NULL, e);
 	}
 	if (p.frag == XLB_FRAG_LATER)
 		return verdict_skip(XLB_SKIP_FRAGMENT);
 	res = new_flow(ctx, &p, cfg, now, tg);
-	return res == XLB_FORWARD ? forward(ctx, &p, &tg->t, NULL) : res;
+	return res == XLB_FORWARD ? forward(ctx, &p, &tg->t, NULL, NULL) : res;
 }
 
 #endif

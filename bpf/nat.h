@@ -23,7 +23,7 @@ static __always_inline __u16 csum_fold32(__u32 s)
 	return s;
 }
 
-/* Apply a ones-complement difference (from bpf_csum_diff) to a checksum. */
+/* Apply a ones-complement difference (words_diff()) to a checksum. */
 static __always_inline __u16 csum_apply(__u16 check, __u32 diff)
 {
 	__u32 s = (__u16)~check;
@@ -46,24 +46,31 @@ static __always_inline __u32 diff16(__u16 old, __u16 new)
 	return csum_add((__u16)~old, new);
 }
 
+/* The ones-complement difference of n words changing from -> to, as
+ * bpf_csum_diff() computes it, without the helper call. */
+static __always_inline __u32 words_diff(const __be32 *from, const __be32 *to, int n)
+{
+	__u64 s = 0;
+	int i;
+
+#pragma unroll
+	for (i = 0; i < n; i++)
+		s += (__u32)~from[i] + (__u64)to[i];
+	s = (s & 0xffffffff) + (s >> 32);
+	s = (s & 0xffffffff) + (s >> 32);
+	return s;
+}
+
 static __always_inline __u32 pair_diff(__u8 family, const union xlb_addr *os,
 				       const union xlb_addr *od, const union xlb_addr *ns,
 				       const union xlb_addr *nd)
 {
-	__be32 from[8], to[8];
-
 	if (family == XLB_FAM_V4) {
-		from[0] = os->v4;
-		from[1] = od->v4;
-		to[0] = ns->v4;
-		to[1] = nd->v4;
-		return bpf_csum_diff(from, 8, to, 8, 0);
+		__be32 from[2] = { os->v4, od->v4 }, to[2] = { ns->v4, nd->v4 };
+
+		return words_diff(from, to, 2);
 	}
-	__builtin_memcpy(from, os, 16);
-	__builtin_memcpy(&from[4], od, 16);
-	__builtin_memcpy(to, ns, 16);
-	__builtin_memcpy(&to[4], nd, 16);
-	return bpf_csum_diff(from, 32, to, 32, 0);
+	return csum_add(words_diff(os->v6, ns->v6, 4), words_diff(od->v6, nd->v6, 4));
 }
 
 static __always_inline __u32 addr_diff(struct xlb_pkt *p, const struct xlb_tuple *t)
@@ -181,7 +188,7 @@ static __always_inline int nat_rewrite(XLB_CTX *ctx, struct xlb_pkt *p,
 		return -1;
 	if (p->frag == XLB_FRAG_LATER)
 		return 0;
-	pdiff = bpf_csum_diff((__be32 *)from, 4, (__be32 *)to, 4, 0);
+	pdiff = words_diff((__be32 *)from, (__be32 *)to, 1);
 	if (write_l4(ctx, p, t, adiff, pdiff))
 		return -1;
 	/* SCTP's CRC32c has no pseudo-header: only a port change invalidates it. */
@@ -229,7 +236,7 @@ static __always_inline int nat_rewrite_icmp_error(XLB_CTX *ctx, struct xlb_pkt *
 				&in->to.saddr, &in->to.daddr);
 	__be16 from[2] = { in->from.sport, in->from.dport };
 	__be16 to[2] = { in->to.sport, in->to.dport };
-	__u32 pdiff = bpf_csum_diff((__be32 *)from, 4, (__be32 *)to, 4, 0);
+	__u32 pdiff = words_diff((__be32 *)from, (__be32 *)to, 1);
 	__u32 delta = csum_add(adiff, pdiff), coff, oadiff, csum_off = p->l4_off + 2;
 	__u16 check;
 

@@ -123,7 +123,13 @@ struct xlb_ct_entry {
 	__u16 pad;
 	__u32 svc_id;
 	__u32 backend_id;
-	__u64 last_seen;	/* bpf_ktime_get_ns(), refreshed at most once a second */
+	__u64 last_seen;	/* bpf_ktime_get_coarse_ns(), refreshed at most once a second */
+	/* XDP_TX next hop from the FIB, reused for about a second so an
+	 * established flow skips the lookup; 0 = none. */
+	__u32 nh_ifindex;
+	__u32 nh_stamp;		/* bpf_ktime_get_coarse_ns() >> 30 */
+	__u8 nh_dmac[6];
+	__u8 nh_smac[6];
 };
 
 /* ---- ClientIP session affinity ------------------------------------------- */
@@ -136,7 +142,7 @@ struct xlb_affinity_key {
 struct xlb_affinity {
 	__u32 backend_id;
 	__u32 pad;
-	__u64 last_used;	/* bpf_ktime_get_ns() */
+	__u64 last_used;	/* bpf_ktime_get_coarse_ns() */
 };
 
 /* ---- prefixes: pod CIDRs, service CIDRs, loadBalancerSourceRanges -------- */
