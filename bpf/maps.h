@@ -46,9 +46,6 @@ struct {
 struct {
 	__uint(type, BPF_MAP_TYPE_LRU_HASH);
 	__uint(max_entries, 262144);
-	/* Per-CPU LRU lists: an insert pops a free node from its own CPU's
-	 * list instead of contending for a shared one. */
-	__uint(map_flags, BPF_F_NO_COMMON_LRU);
 	__type(key, struct xlb_ct_key);
 	__type(value, struct xlb_ct_entry);
 } xlb_conntrack SEC(".maps");

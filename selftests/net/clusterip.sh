@@ -20,9 +20,10 @@ setup() {
 	  ipFamilies: [IPv4, IPv6]
 	  ipFamilyPolicy: RequireDualStack
 	  ports:
+	  # TCP, UDP and SCTP on one port number: three frontends
 	  - {name: http, protocol: TCP, port: 80, targetPort: 8080}
-	  - {name: dns, protocol: UDP, port: 53, targetPort: 5353}
-	  - {name: assoc, protocol: SCTP, port: 77, targetPort: 7777}
+	  - {name: dns, protocol: UDP, port: 80, targetPort: 5353}
+	  - {name: assoc, protocol: SCTP, port: 80, targetPort: 7777}
 	  - {name: alt, protocol: TCP, port: 81, targetPort: web-alt}
 	---
 	apiVersion: v1
@@ -55,7 +56,7 @@ setup() {
 	agent_start node1 && agent_start node2 || return 1
 	wait_fe node1 198.19.0.10 80 tcp "198.18.1.10:8080 198.18.2.10:8080" &&
 		wait_fe node2 198.19.0.10 80 tcp "198.18.1.10:8080 198.18.2.10:8080" &&
-		wait_fe node1 2001:db8:2::10 53 udp "[2001:db8:1:1::10]:5353 [2001:db8:1:2::10]:5353" &&
+		wait_fe node1 2001:db8:2::10 80 udp "[2001:db8:1:1::10]:5353 [2001:db8:1:2::10]:5353" &&
 		wait_fe node1 198.19.0.11 80 tcp "198.18.1.10:8080" &&
 		wait_fe node1 198.19.0.12 80 tcp "-"
 }
@@ -82,16 +83,16 @@ check clusterip-tcp c "a b" 198.18.1.20 8080 tcp 198.19.0.10 80 -n 30 &&
 	check clusterip-tcp d "a b" 198.18.2.20 8080 tcp 198.19.0.10 80 -n 30 &&
 	t_pass clusterip-tcp
 
-check clusterip-udp c "a b" 198.18.1.20 5353 udp 198.19.0.10 53 -n 30 &&
-	check clusterip-udp d "a b" 198.18.2.20 5353 udp 198.19.0.10 53 -n 30 &&
+check clusterip-udp c "a b" 198.18.1.20 5353 udp 198.19.0.10 80 -n 30 &&
+	check clusterip-udp d "a b" 198.18.2.20 5353 udp 198.19.0.10 80 -n 30 &&
 	t_pass clusterip-udp
 
-check clusterip-sctp c "a b" 198.18.1.20 7777 sctp 198.19.0.10 77 -n 30 &&
+check clusterip-sctp c "a b" 198.18.1.20 7777 sctp 198.19.0.10 80 -n 30 &&
 	t_pass clusterip-sctp
 
 check clusterip-ipv6 c "a b" 2001:db8:1:1::20 8080 tcp 2001:db8:2::10 80 -n 30 &&
-	check clusterip-ipv6 d "a b" 2001:db8:1:2::20 5353 udp 2001:db8:2::10 53 -n 30 &&
-	check clusterip-ipv6 c "a b" 2001:db8:1:1::20 7777 sctp 2001:db8:2::10 77 -n 30 &&
+	check clusterip-ipv6 d "a b" 2001:db8:1:2::20 5353 udp 2001:db8:2::10 80 -n 30 &&
+	check clusterip-ipv6 c "a b" 2001:db8:1:1::20 7777 sctp 2001:db8:2::10 80 -n 30 &&
 	t_pass clusterip-ipv6
 
 # targetPort "web-alt" is never read: the slice's port named "alt" (8081) is.

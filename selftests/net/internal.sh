@@ -54,6 +54,17 @@ setup() {
 	---
 	apiVersion: v1
 	kind: Service
+	metadata: {name: aff1, namespace: default}
+	spec:
+	  clusterIP: 198.19.0.35
+	  clusterIPs: [198.19.0.35]
+	  sessionAffinity: ClientIP
+	  sessionAffinityConfig: {clientIP: {timeoutSeconds: 1}}
+	  ports:
+	  - {name: http, protocol: TCP, port: 80, targetPort: 8080}
+	---
+	apiVersion: v1
+	kind: Service
 	metadata: {name: web, namespace: default}
 	spec:
 	  type: NodePort
@@ -71,6 +82,8 @@ setup() {
 			198.18.2.10@node2:terminating
 		endpoint_slice aff-1 aff IPv4 http:TCP:8080 198.18.1.10@node1 198.18.1.11@node1 \
 			198.18.2.10@node2
+		endpoint_slice aff1-1 aff1 IPv4 http:TCP:8080 198.18.1.10@node1 198.18.1.11@node1 \
+			198.18.2.10@node2
 		endpoint_slice web-v4 web IPv4 http:TCP:8080 198.18.1.10@node1 198.18.2.10@node2
 		endpoint_slice web-v6 web IPv6 http:TCP:8080 2001:db8:1:1::10@node1 2001:db8:1:2::10@node2
 	} | api_apply || return 1
@@ -81,6 +94,7 @@ setup() {
 		wait_fe node1 198.19.0.31 80 tcp "198.18.1.10:8080" &&
 		wait_fe node1 198.19.0.32 80 tcp "198.18.1.10:8080 198.18.1.11:8080 198.18.2.10:8080" &&
 		wait_fe node2 198.19.0.32 80 tcp "198.18.1.10:8080 198.18.1.11:8080 198.18.2.10:8080" &&
+		wait_fe node1 198.19.0.35 80 tcp "198.18.1.10:8080 198.18.1.11:8080 198.18.2.10:8080" &&
 		wait_fe node1 2001:db8:2::34 80 tcp "[2001:db8:1:1::10]:8080 [2001:db8:1:2::10]:8080"
 }
 
@@ -143,6 +157,17 @@ probe "$(pod_ns c)" tcp 198.19.0.32 80 -n 20 >"$out" && one_backend "c -> Cluste
 		probe "$(pod_ns d)" tcp 198.19.0.32 80 -n 20 >"$out" && one_backend "d -> ClusterIP" &&
 			probe "$NS_EXT" tcp 192.0.2.2 30032 -n 20 >"$out" && one_backend "ext -> NodePort" &&
 			t_pass internal-session-affinity
+	fi
+
+# After timeoutSeconds (1 s here) without a new connection the client may
+# move: connections 1.5 s apart are balanced afresh each time, so 8 of them
+# over 3 endpoints stay on one only if affinity never expires (p = 1/2187).
+probe "$(pod_ns c)" tcp 198.19.0.35 80 -n 10 >"$out" && one_backend "c -> aff1 within 1 s" &&
+	probe "$(pod_ns c)" tcp 198.19.0.35 80 -n 8 --interval 1.5 >"$out" &&
+	if [ -n "$(others "$out")" ] || [ "$(names "$out" | wc -w)" -lt 2 ]; then
+		t_fail internal-session-affinity-timeout "after the timeout: $(summary "$out"); want a move"
+	else
+		t_pass internal-session-affinity-timeout
 	fi
 
 # Node-originated traffic (the node's own network namespace): masqueraded to
