@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "decode.h"
+#include "json.h"
 #include "test.h"
 
 enum dec { SVC, SLICE, NODE, LIST };
@@ -514,20 +515,6 @@ static const struct bad bads[] = {
 	{ "node_taints_not_objects", NODE, "{'metadata':{'name':'n'},'spec':{'taints':['x']}}",
 	  DECODE_WRONG_TYPE, "spec.taints" },
 };
-
-static cJSON *parse_quoted(const char *s)
-{
-	char *d = strdup(s), *p;
-	cJSON *j;
-
-	for (p = d; *p; p++) {
-		if (*p == '\'')
-			*p = '"';
-	}
-	j = cJSON_Parse(d);
-	free(d);
-	return j;
-}
 
 static void run_bad(const struct bad *b)
 {

@@ -9,6 +9,7 @@
 #include "decode.h"
 #include "model.h"
 #include "store.h"
+#include "json.h"
 #include "test.h"
 
 #define META "'metadata':{'namespace':'ns','name':'s'}"
@@ -44,20 +45,6 @@ struct mcase {
 	void (*tweak)(struct model_config *cfg);
 	void (*check)(const struct model_state *ms);
 };
-
-static cJSON *parse_quoted(const char *s)
-{
-	char *d = strdup(s), *p;
-	cJSON *j;
-
-	for (p = d; *p; p++) {
-		if (*p == '\'')
-			*p = '"';
-	}
-	j = cJSON_Parse(d);
-	free(d);
-	return j;
-}
 
 static bool load(struct store *st, const char *json, char kind)
 {
