@@ -192,6 +192,20 @@ static void on_object(void *user, cJSON *obj)
 	r->items[r->n++] = o;
 }
 
+/* Under the lock, after the store changed: an update is queued (health and
+ * kube-proxy's queued/pending metrics). */
+static void note_queued(struct agent *a)
+{
+	double now = now_s();
+
+	if (!a->pending.n && !a->node_changed)
+		return;
+	health_queued(a->health, IPF_ALL, now);
+	xlb_metrics_sync_queued(a->xm, IPF_ALL, now);
+	xlb_metrics_changes(a->xm, CHANGE_SERVICE, 0, a->svc_events);
+	xlb_metrics_changes(a->xm, CHANGE_ENDPOINT, 0, a->slice_events);
+}
+
 static void on_list_end(void *user, const char *rv)
 {
 	struct resource *r = user;
@@ -203,6 +217,7 @@ static void on_list_end(void *user, const char *rv)
 	keys_free(&r->rejected);
 	r->listed = true;
 	a->last_list_end = now_s();
+	note_queued(a);
 	pthread_cond_signal(&a->cond);
 	pthread_mutex_unlock(&a->lock);
 }
@@ -222,6 +237,7 @@ static void on_event(void *user, enum kube_event type, cJSON *obj)
 		r->remove(a, ns, name);
 	else
 		r->upsert(a, o);
+	note_queued(a);
 	pthread_cond_signal(&a->cond);
 	pthread_mutex_unlock(&a->lock);
 }
