@@ -28,12 +28,22 @@ setup() {
 	  ports:
 	  - {name: http, protocol: TCP, port: 80, targetPort: 8080}
 	  - {name: dns, protocol: UDP, port: 53, targetPort: 5353}
+	---
+	apiVersion: v1
+	kind: Service
+	metadata: {name: flush, namespace: default}
+	spec:
+	  clusterIP: 198.19.0.42
+	  clusterIPs: [198.19.0.42]
+	  ports:
+	  - {name: dns, protocol: UDP, port: 53, targetPort: 5353}
 	EOF
 	{
 		endpoint_slice scale-1 scale IPv4 http:TCP:8080 198.18.1.10@node1 198.18.2.10@node2 \
 			198.18.1.11@node1
 		endpoint_slice steady-1 steady IPv4 http:TCP:8080,dns:UDP:5353 198.18.1.10@node1 \
 			198.18.2.10@node2
+		endpoint_slice flush-1 flush IPv4 dns:UDP:5353 198.18.1.10@node1 198.18.1.11@node1
 	} | api_apply || return 1
 	agent_start node1 && agent_start node2 || return 1
 	wait_fe node1 198.19.0.40 80 tcp "198.18.1.10:8080 198.18.1.11:8080 198.18.2.10:8080" &&
@@ -135,5 +145,43 @@ agent_restart() {
 	hold_check dynamics-agent-restart
 }
 agent_restart && t_pass dynamics-agent-restart
+
+# UDP from one socket (one source port) keeps its backend while the backend
+# serves; when the backend leaves the Service its flows are flushed and the
+# same socket's next datagrams reach another one (the old pod still
+# answers, so without the flush they would not move).
+udp_same_socket() { # COUNT: one name per answered datagram
+	in_ns "$(pod_ns c)" python3 -c '
+import socket, sys
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.bind(("198.18.1.20", 40999))
+s.settimeout(1)
+for _ in range(int(sys.argv[1])):
+    s.sendto(b"q", ("198.19.0.42", 53))
+    try:
+        print(s.recv(2048).decode().split()[0])
+    except socket.timeout:
+        print("TIMEOUT")' "$1"
+}
+udp_flush() {
+	local first names other ip
+	names=$(udp_same_socket 5 | sort -u)
+	if [ "$(wc -w <<<"$names")" != 1 ] || [ "$names" = TIMEOUT ]; then
+		t_fail dynamics-udp-flush "one socket before the change: [$names], want one backend"
+		return 1
+	fi
+	first=$names
+	# keep the other endpoint: a is 198.18.1.10, e 198.18.1.11
+	other=e ip=198.18.1.11
+	[ "$first" = e ] && other=a ip=198.18.1.10
+	endpoint_slice flush-1 flush IPv4 dns:UDP:5353 "$ip@node1" | api_apply >/dev/null &&
+		wait_fe node1 198.19.0.42 53 udp "$ip:5353" || return 1
+	names=$(udp_same_socket 5 | sort -u)
+	if [ "$names" != "$other" ]; then
+		t_fail dynamics-udp-flush "the same socket after $first left: [$names], want [$other]"
+		return 1
+	fi
+}
+udp_flush && t_pass dynamics-udp-flush
 
 t_exit
