@@ -1,15 +1,19 @@
-#include <arpa/inet.h>
 #include <netinet/in.h>
 #include <stdio.h>
 #include <string.h>
+#include <arpa/inet.h>
 
 #include "addr.h"
+#include "ipaddr.h"
 
+/* The ABI's union xlb_addr and ipaddr's struct xlb_ip hold the same 16
+ * bytes (IPv4 in the first 4): text goes through ipaddr. */
 const char *addr_str(const union xlb_addr *a, __u8 family, char *buf, size_t len)
 {
-	if (!inet_ntop(family == XLB_FAM_V4 ? AF_INET : AF_INET6, a, buf, len))
-		snprintf(buf, len, "?");
-	return buf;
+	struct xlb_ip ip = { .family = family };
+
+	memcpy(ip.bytes, a, sizeof(ip.bytes));
+	return xlb_ip_format(&ip, buf, len);
 }
 
 const char *addr_port_str(const union xlb_addr *a, __u8 family, __be16 port, char *buf,
@@ -24,12 +28,13 @@ const char *addr_port_str(const union xlb_addr *a, __u8 family, __be16 port, cha
 
 int addr_parse(const char *s, union xlb_addr *out)
 {
+	struct xlb_ip ip;
+
 	memset(out, 0, sizeof(*out));
-	if (inet_pton(AF_INET, s, &out->v4) == 1)
-		return XLB_FAM_V4;
-	if (inet_pton(AF_INET6, s, out) == 1)
-		return XLB_FAM_V6;
-	return 0;
+	if (xlb_ip_parse(s, &ip))
+		return 0;
+	memcpy(out, ip.bytes, sizeof(*out));
+	return ip.family;
 }
 
 const char *proto_str(__u8 proto)
