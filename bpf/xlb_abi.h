@@ -105,7 +105,6 @@ struct xlb_ct_key {
 
 #define XLB_CT_REPLY  (1U << 0)	/* the backend -> client direction */
 #define XLB_CT_SNAT   (1U << 1)	/* the flow is masqueraded */
-#define XLB_CT_SEEN_REPLY (1U << 2)	/* the backend has answered */
 
 enum xlb_ct_state {
 	XLB_CT_NEW = 0,		/* TCP SYN seen / first UDP datagram */

@@ -103,16 +103,6 @@ if ! setup; then
 fi
 out=$CL_DIR/out
 
-# check NAME CLIENT-NS NAMES PEERS PROBE-ARGS...: every try answered by
-# exactly NAMES, each seeing the client as PEERS.
-check() {
-	local name=$1 ns=$2 want=$3 peer=$4; shift 4
-	probe "$ns" "$@" >"$out"
-	expect "$out" "$want" "$peer" && return 0
-	t_fail "$name" "${ns#"$CL-"} -> $*: $(summary "$out"); want [$want] seen as [$peer]"
-	return 1
-}
-
 # silent NAME CLIENT-NS PROBE-ARGS...: no try answered, none refused: dropped.
 silent() {
 	local name=$1 ns=$2; shift 2
@@ -133,13 +123,13 @@ skips() {
 
 # ETP=Cluster: masqueraded to the node that was addressed, whichever node the
 # backend is on (b on node2 answers node1's NodePort, a on node1 node2's).
-check external-nodeport "$NS_EXT" "a b" 192.0.2.1 tcp 192.0.2.1 30080 -n 30 &&
-	check external-nodeport "$NS_EXT" "a b" 192.0.2.1 udp 192.0.2.1 30053 -n 30 &&
-	check external-nodeport "$NS_EXT" "a b" 2001:db8:0:1::1 tcp 2001:db8:0:1::1 30080 -n 30 &&
+check_ns external-nodeport "$NS_EXT" "a b" 192.0.2.1 tcp 192.0.2.1 30080 -n 30 &&
+	check_ns external-nodeport "$NS_EXT" "a b" 192.0.2.1 udp 192.0.2.1 30053 -n 30 &&
+	check_ns external-nodeport "$NS_EXT" "a b" 2001:db8:0:1::1 tcp 2001:db8:0:1::1 30080 -n 30 &&
 	t_pass external-nodeport
 
-check external-etp-cluster-snat "$NS_EXT" "a b" 192.0.2.2 tcp 192.0.2.2 30080 -n 30 &&
-	check external-etp-cluster-snat "$NS_EXT" "a b" 2001:db8:0:1::2 udp 2001:db8:0:1::2 30053 -n 30 &&
+check_ns external-etp-cluster-snat "$NS_EXT" "a b" 192.0.2.2 tcp 192.0.2.2 30080 -n 30 &&
+	check_ns external-etp-cluster-snat "$NS_EXT" "a b" 2001:db8:0:1::2 udp 2001:db8:0:1::2 30053 -n 30 &&
 	t_pass external-etp-cluster-snat
 
 # 192.0.2.11 is node1's too, but not a NodePort address ("primary" only):
@@ -154,12 +144,12 @@ fi
 # loadBalancerSourceRanges: .7 allowed, .8 dropped at the LB IP but still
 # served on the NodePort of the same Service port.
 before=$(drops node1 source_range)
-check external-lb-source-ranges "$NS_EXT" "a b" 192.0.2.1 tcp 198.51.100.10 80 -n 30 --src 203.0.113.7 &&
-	check external-lb-source-ranges "$NS_EXT" "a b" 2001:db8:0:1::1 tcp 2001:db8:4::10 80 -n 30 \
+check_ns external-lb-source-ranges "$NS_EXT" "a b" 192.0.2.1 tcp 198.51.100.10 80 -n 30 --src 203.0.113.7 &&
+	check_ns external-lb-source-ranges "$NS_EXT" "a b" 2001:db8:0:1::1 tcp 2001:db8:4::10 80 -n 30 \
 		--src 2001:db8:0:3::7 &&
 	silent external-lb-source-ranges "$NS_EXT" tcp 198.51.100.10 80 -n 2 --src 203.0.113.8 &&
 	silent external-lb-source-ranges "$NS_EXT" tcp 2001:db8:4::10 80 -n 2 --src 2001:db8:0:3::8 &&
-	check external-lb-source-ranges "$NS_EXT" "a b" 192.0.2.1 tcp 192.0.2.1 30081 -n 30 \
+	check_ns external-lb-source-ranges "$NS_EXT" "a b" 192.0.2.1 tcp 192.0.2.1 30081 -n 30 \
 		--src 203.0.113.8 &&
 	if [ "$(drops node1 source_range)" -le "$before" ]; then
 		t_fail external-lb-source-ranges "blocked, but drops{source_range} stayed at $before"
@@ -169,21 +159,21 @@ check external-lb-source-ranges "$NS_EXT" "a b" 192.0.2.1 tcp 198.51.100.10 80 -
 
 # ETP=Local: external clients reach only the addressed node's endpoints and
 # keep their address, through the NodePort and the LB IP (routed to node1).
-check external-etp-local "$NS_EXT" "a e" 203.0.113.7 tcp 192.0.2.1 30082 -n 30 &&
-	check external-etp-local "$NS_EXT" "b" 203.0.113.7 tcp 192.0.2.2 30082 -n 10 &&
-	check external-etp-local "$NS_EXT" "a e" 203.0.113.7 tcp 198.51.100.11 80 -n 30 &&
+check_ns external-etp-local "$NS_EXT" "a e" 203.0.113.7 tcp 192.0.2.1 30082 -n 30 &&
+	check_ns external-etp-local "$NS_EXT" "b" 203.0.113.7 tcp 192.0.2.2 30082 -n 10 &&
+	check_ns external-etp-local "$NS_EXT" "a e" 203.0.113.7 tcp 198.51.100.11 80 -n 30 &&
 	t_pass external-etp-local
 
 # ... while pods still get the Cluster set, on the ClusterIP and the NodePort.
-check external-etp-local-pods "$(pod_ns c)" "a b e" 198.18.1.20 tcp 198.19.0.22 80 -n 40 &&
-	check external-etp-local-pods "$(pod_ns d)" "a b e" 198.18.2.20 tcp 198.19.0.22 80 -n 40 &&
-	check external-etp-local-pods "$(pod_ns c)" "a b e" 198.18.1.20 tcp 192.0.2.1 30082 -n 40 &&
+check_ns external-etp-local-pods "$(pod_ns c)" "a b e" 198.18.1.20 tcp 198.19.0.22 80 -n 40 &&
+	check_ns external-etp-local-pods "$(pod_ns d)" "a b e" 198.18.2.20 tcp 198.19.0.22 80 -n 40 &&
+	check_ns external-etp-local-pods "$(pod_ns c)" "a b e" 198.18.1.20 tcp 192.0.2.1 30082 -n 40 &&
 	t_pass external-etp-local-pods
 
 # A node without a local endpoint drops external traffic (pods still served).
 before=$(drops node2 policy_local_no_endpoint)
 silent external-etp-local-no-endpoint "$NS_EXT" tcp 192.0.2.2 30083 -n 2 &&
-	check external-etp-local-no-endpoint "$(pod_ns d)" "a" 198.18.2.20 tcp 198.19.0.23 80 -n 5 &&
+	check_ns external-etp-local-no-endpoint "$(pod_ns d)" "a" 198.18.2.20 tcp 198.19.0.23 80 -n 5 &&
 	if [ "$(drops node2 policy_local_no_endpoint)" -le "$before" ]; then
 		t_fail external-etp-local-no-endpoint "dropped, but drops{policy_local_no_endpoint} stayed at $before"
 	else
@@ -226,7 +216,7 @@ if ! agent_start node1 --feature-gates=AllowServiceExternalIPs=true ||
 	! wait_fe node1 198.51.100.20 80 tcp open gated; then
 	t_fail external-ip-gate-on "agent restart with the gate on: frontend not programmed"
 else
-	check external-ip-gate-on "$NS_EXT" "a b" 192.0.2.1 tcp 198.51.100.20 80 -n 30 &&
+	check_ns external-ip-gate-on "$NS_EXT" "a b" 192.0.2.1 tcp 198.51.100.20 80 -n 30 &&
 		t_pass external-ip-gate-on
 fi
 

@@ -104,20 +104,11 @@ if ! setup; then
 fi
 out=$CL_DIR/out
 
-# check NAME CLIENT-NS NAMES PEERS PROBE-ARGS...: see external.sh.
-check() {
-	local name=$1 ns=$2 want=$3 peer=$4; shift 4
-	probe "$ns" "$@" >"$out"
-	expect "$out" "$want" "$peer" && return 0
-	t_fail "$name" "${ns#"$CL-"} -> $*: $(summary "$out"); want [$want] seen as [$peer]"
-	return 1
-}
-
 # ITP=Local: each node's pods reach only that node's endpoints (no SNAT);
 # a node without one drops.
-check internal-itp-local "$(pod_ns c)" "a" 198.18.1.20 tcp 198.19.0.30 80 -n 20 &&
-	check internal-itp-local "$(pod_ns d)" "b" 198.18.2.20 tcp 198.19.0.30 80 -n 20 &&
-	check internal-itp-local "$(pod_ns c)" "a" 198.18.1.20 tcp 198.19.0.33 80 -n 5 &&
+check_ns internal-itp-local "$(pod_ns c)" "a" 198.18.1.20 tcp 198.19.0.30 80 -n 20 &&
+	check_ns internal-itp-local "$(pod_ns d)" "b" 198.18.2.20 tcp 198.19.0.30 80 -n 20 &&
+	check_ns internal-itp-local "$(pod_ns c)" "a" 198.18.1.20 tcp 198.19.0.33 80 -n 5 &&
 	probe "$(pod_ns d)" tcp 198.19.0.33 80 -n 2 -t 1 >"$out" &&
 	if [ "$(others "$out")" != "TIMEOUT x2" ]; then
 		t_fail internal-itp-local "d -> 198.19.0.33:80 (no endpoint on node2): $(summary "$out"); want TIMEOUT x2"
@@ -130,9 +121,9 @@ term_step() {
 	local want=$1 fe=$2; shift 2
 	endpoint_slice term-1 term IPv4 http:TCP:8080 "$@" | api_apply &&
 		wait_fe node1 198.19.0.31 80 tcp "$fe" &&
-		check internal-terminating "$(pod_ns c)" "$want" 198.18.1.20 tcp 198.19.0.31 80 -n 30
+		check_ns internal-terminating "$(pod_ns c)" "$want" 198.18.1.20 tcp 198.19.0.31 80 -n 30
 }
-check internal-terminating "$(pod_ns c)" "a" 198.18.1.20 tcp 198.19.0.31 80 -n 30 &&
+check_ns internal-terminating "$(pod_ns c)" "a" 198.18.1.20 tcp 198.19.0.31 80 -n 30 &&
 	term_step "a b" "198.18.1.10:8080 198.18.2.10:8080" \
 		198.18.1.10@node1:terminating 198.18.2.10@node2:terminating &&
 	term_step "b" "198.18.2.10:8080" 198.18.1.10@node1:notready 198.18.2.10@node2:terminating &&

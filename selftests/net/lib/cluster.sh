@@ -404,3 +404,13 @@ endpoint_slice() {
 		echo "- {name: $pname, protocol: $proto, port: $port}"
 	done
 }
+
+# check_ns NAME CLIENT-NS NAMES PEERS PROBE-ARGS...: every try answered by
+# exactly NAMES, each seeing the client as PEERS (probe output in $out).
+check_ns() {
+	local name=$1 ns=$2 want=$3 peer=$4; shift 4
+	probe "$ns" "$@" >"$out"
+	expect "$out" "$want" "$peer" && return 0
+	t_fail "$name" "${ns#"$CL-"} -> $*: $(summary "$out"); want [$want] seen as [$peer]"
+	return 1
+}
