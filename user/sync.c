@@ -51,6 +51,8 @@ struct sync {
 	struct strmap adopted;	/* frontend key -> unclaimed adopted prog_port */
 	struct prog_port **adopted_all;
 	size_t n_adopted;
+	struct xlb_frontend_key *adopted_vips;	/* VIP markers found pinned */
+	size_t n_adopted_vips;
 	struct strmap vips;	/* VIP marker key -> 1 + its reference count */
 	struct strmap fe_owner;	/* frontend key -> owning svc_id */
 	__u32 next_svc, next_be;
@@ -145,6 +147,7 @@ void sync_free(struct sync *s)
 		if (s->adopted_all[i] && !s->adopted_all[i]->key)
 			port_free(s->adopted_all[i]);
 	free(s->adopted_all);
+	free(s->adopted_vips);
 	strmap_free(&s->adopted);
 	strmap_free(&s->vips);
 	strmap_free(&s->fe_owner);
@@ -262,8 +265,16 @@ static int adopt_frontend(const void *key, const void *value, void *arg)
 	char ks[FE_STRLEN];
 
 	fe_str(k, ks);
-	if (v->kind == XLB_FE_VIP)
+	if (v->kind == XLB_FE_VIP) {
+		struct xlb_frontend_key *vips = realloc(s->adopted_vips,
+						      (s->n_adopted_vips + 1) * sizeof(*vips));
+
+		if (!vips)
+			return -ENOMEM;
+		s->adopted_vips = vips;
+		vips[s->n_adopted_vips++] = *k;
 		return strmap_put(&s->vips, ks, (void *)(uintptr_t)1);
+	}
 	p = adopted_port(s, v->svc_id);
 	if (!p)
 		return 0;	/* dangling: removed by garbage collection */
@@ -800,19 +811,18 @@ int sync_collect_garbage(struct sync *s)
 		s->adopted_all[i] = NULL;
 	}
 	/* VIP markers nobody referenced since the adoption. */
-	for (size_t i = 0; ; ) {
-		struct strmap_entry *e;
-		struct xlb_frontend_key k;
+	for (size_t i = 0; i < s->n_adopted_vips; i++) {
+		char ks[FE_STRLEN];
 
-		if (!strmap_next(&s->vips, &i, &e))
-			break;
-		if ((uintptr_t)e->value > 1)
+		fe_str(&s->adopted_vips[i], ks);
+		if ((uintptr_t)strmap_get(&s->vips, ks) != 1)
 			continue;
-		for (size_t j = 0; j < sizeof(k); j++)
-			sscanf(e->key + 2 * j, "%2hhx", (unsigned char *)&k + j);
-		count_write(s, maps_del_frontend(s->maps, &k));
-		strmap_del(&s->vips, e->key);
+		count_write(s, maps_del_frontend(s->maps, &s->adopted_vips[i]));
+		strmap_del(&s->vips, ks);
 	}
+	free(s->adopted_vips);
+	s->adopted_vips = NULL;
+	s->n_adopted_vips = 0;
 	if (n_flush)
 		maps_flush_backend_flows(s->maps, flush, n_flush);
 	free(flush);
