@@ -9,6 +9,22 @@
 
 #define NSEC_PER_SEC 1000000000ULL
 
+/* Nanoseconds per jiffy of this kernel; the loader sets it from the kernel
+ * config (0: HZ unknown). */
+const volatile __u32 xlb_ns_per_jiffy;
+
+/* The data path's clock in nanoseconds; only differences mean anything.
+ * jiffies when HZ is known: the verifier inlines that read, while a clock
+ * helper's call and return cost more than the rest of an established flow's
+ * lookup on mitigated CPUs. Conntrack and affinity age in seconds, so a tick
+ * (1-10 ms) is plenty. */
+static __always_inline __u64 xlb_now(void)
+{
+	if (xlb_ns_per_jiffy)
+		return bpf_jiffies64() * xlb_ns_per_jiffy;
+	return bpf_ktime_get_coarse_ns();
+}
+
 static __always_inline void ct_key_of(struct xlb_ct_key *k, const struct xlb_pkt *p)
 {
 	__builtin_memset(k, 0, sizeof(*k));

@@ -94,6 +94,15 @@ static __always_inline __u32 ctx_ifindex(XLB_CTX *ctx)
 #endif
 }
 
+/* Whether the frame holds at least len bytes. The linear part nearly always
+ * does, and reading it costs no helper call (XDP's length is one). */
+static __always_inline int ctx_holds(XLB_CTX *ctx, __u32 len)
+{
+	if (ctx_end(ctx) - ctx_data(ctx) >= len)
+		return 1;
+	return ctx_len(ctx) >= len;
+}
+
 /* Grow (delta > 0) or shrink (delta < 0) the frame at its start. */
 static __always_inline int ctx_adjust_head(XLB_CTX *ctx, int delta)
 {

@@ -38,24 +38,19 @@ static __always_inline int fib_lookup_tuple(XLB_CTX *ctx, __u32 ifindex, const s
 }
 
 #ifdef XLB_XDP
-/* Put the next hop's MACs in the frame when it leaves by the device it came
- * in on. e, the conntrack entry of an established flow (NULL for a new one),
- * keeps the result of its last FIB lookup for about a second. A subprogram of
- * its own: the lookup's stack must not add to forward()'s. */
-static __noinline int next_hop(XLB_CTX *ctx, struct xlb_pkt *p, const struct xlb_tuple *t,
-			       struct xlb_ct_entry *e)
+/* Put the FIB's next hop in the frame when it leaves by the device it came
+ * in on, and keep it in e, the conntrack entry of an established flow (NULL
+ * for a new one). A subprogram of its own: the lookup's stack must not add
+ * to the caller's. */
+static __noinline int fib_next_hop(XLB_CTX *ctx, struct xlb_pkt *p, const struct xlb_tuple *t,
+				   struct xlb_ct_entry *e)
 {
-	__u32 stamp = bpf_ktime_get_coarse_ns() >> 30, ifindex = ctx->ingress_ifindex;
-	struct ethhdr *eth = ctx_ptr(ctx, 0, sizeof(*eth));
+	__u32 ifindex = ctx->ingress_ifindex;
 	struct bpf_fib_lookup fib;
+	struct ethhdr *eth;
 
-	if (!eth || !p || !t)
+	if (!p || !t)
 		return -1;
-	if (e && e->nh_ifindex == ifindex && stamp - e->nh_stamp < 2) {
-		__builtin_memcpy(eth->h_dest, e->nh_dmac, 6);
-		__builtin_memcpy(eth->h_source, e->nh_smac, 6);
-		return 0;
-	}
 	if (fib_lookup_tuple(ctx, ifindex, p, t, &fib) != BPF_FIB_LKUP_RET_SUCCESS ||
 	    fib.ifindex != ifindex)
 		return -1;
@@ -67,14 +62,34 @@ static __noinline int next_hop(XLB_CTX *ctx, struct xlb_pkt *p, const struct xlb
 	if (e) {
 		__builtin_memcpy(e->nh_dmac, fib.dmac, 6);
 		__builtin_memcpy(e->nh_smac, fib.smac, 6);
-		e->nh_stamp = stamp;
+		e->nh_stamp = e->last_seen >> 30;
 		e->nh_ifindex = fib.ifindex;
 	}
 	return 0;
 }
 
-static __noinline int forward(XLB_CTX *ctx, struct xlb_pkt *p, const struct xlb_tuple *t,
-			      const struct xlb_inner *in, struct xlb_ct_entry *e)
+/* An established flow reuses its entry's next hop while the entry's own
+ * timestamp (refreshed at most once a second, so no clock read here) is
+ * within about two seconds of the lookup that filled it. */
+static __always_inline int next_hop(XLB_CTX *ctx, struct xlb_pkt *p, const struct xlb_tuple *t,
+				    struct xlb_ct_entry *e)
+{
+	struct ethhdr *eth;
+
+	if (!e || e->nh_ifindex != ctx->ingress_ifindex ||
+	    (__u32)(e->last_seen >> 30) - e->nh_stamp >= 2)
+		return fib_next_hop(ctx, p, t, e);
+	eth = ctx_ptr(ctx, 0, sizeof(*eth));
+	if (!eth)
+		return -1;
+	__builtin_memcpy(eth->h_dest, e->nh_dmac, 6);
+	__builtin_memcpy(eth->h_source, e->nh_smac, 6);
+	return 0;
+}
+
+/* Inline: XDP's forward is the hot path's tail and needs little stack. */
+static __always_inline int forward(XLB_CTX *ctx, struct xlb_pkt *p, const struct xlb_tuple *t,
+				   const struct xlb_inner *in, struct xlb_ct_entry *e)
 {
 	if (untranslatable(p, t, in))
 		return verdict_skip(XLB_SKIP_FRAGMENT);

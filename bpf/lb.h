@@ -366,15 +366,42 @@ static __always_inline int ct_usable(const struct xlb_config *cfg, const struct 
 	return e->state != XLB_CT_CLOSING && backend_get(e->backend_id);
 }
 
+/* Follow the packet's tracked flow (*e set), or decide a new one. */
+static __always_inline int track(XLB_CTX *ctx, struct xlb_pkt *p, const struct xlb_config *cfg,
+				 struct xlb_target *tg, struct xlb_ct_entry **e)
+{
+	struct xlb_ct_entry *ce;
+	struct xlb_ct_key k;
+	__u64 now;
+
+	if (p->frag == XLB_FRAG_LATER && frag_recall(p))
+		return verdict_skip(XLB_SKIP_FRAGMENT);
+	now = xlb_now();
+	ct_key_of(&k, p);
+	ce = bpf_map_lookup_elem(&xlb_conntrack, &k);
+	if (ce && ct_usable(cfg, ce, p, now)) {
+		ct_touch(ce, p, now);
+		tg->t.saddr = ce->nat_saddr;
+		tg->t.daddr = ce->nat_daddr;
+		tg->t.sport = ce->nat_sport;
+		tg->t.dport = ce->nat_dport;
+		frag_remember(p);
+		*e = ce;
+		return XLB_FORWARD;
+	}
+	if (p->frag == XLB_FRAG_LATER)
+		return verdict_skip(XLB_SKIP_FRAGMENT);
+	return new_flow(ctx, p, cfg, now, tg);
+}
+
 static __always_inline int xlb_process(XLB_CTX *ctx)
 {
+	struct xlb_ct_entry *e = NULL;
+	struct xlb_inner *in = NULL;
 	struct xlb_pkt p = {};
 	struct xlb_target *tg;
 	struct xlb_config *cfg;
-	struct xlb_ct_entry *e;
-	struct xlb_ct_key k;
 	__u32 zero = 0;
-	__u64 now;
 	int res;
 
 	res = parse_packet(ctx, &p);
@@ -387,29 +414,14 @@ static __always_inline int xlb_process(XLB_CTX *ctx)
 	if (!cfg || !tg)
 		return verdict_skip(XLB_SKIP_NOT_SERVICE);
 	if (p.proto == XLB_IPPROTO_ICMP || p.proto == XLB_IPPROTO_ICMPV6) {
-		res = icmp_error_translate(ctx, &p, &tg->t, &tg->in);
-		return res == XLB_FORWARD ? forward(ctx, &p, &tg->t, &tg->in, NULL) : res;
+		in = &tg->in;
+		res = icmp_error_translate(ctx, &p, &tg->t, in);
+	} else {
+		res = track(ctx, &p, cfg, tg, &e);
 	}
-	if (p.frag == XLB_FRAG_LATER && frag_recall(&p))
-		return verdict_skip(XLB_SKIP_FRAGMENT);
-
-	/* Coarse: conntrack ages in seconds, and this is cheaper per packet. */
-	now = bpf_ktime_get_coarse_ns();
-	ct_key_of(&k, &p);
-	e = bpf_map_lookup_elem(&xlb_conntrack, &k);
-	if (e && ct_usable(cfg, e, &p, now)) {
-		ct_touch(e, &p, now);
-		tg->t.saddr = e->nat_saddr;
-		tg->t.daddr = e->nat_daddr;
-		tg->t.sport = e->nat_sport;
-		tg->t.dport = e->nat_dport;
-		frag_remember(&p);
-		return forward(ctx, &p, &tg->t, NULL, e);
-	}
-	if (p.frag == XLB_FRAG_LATER)
-		return verdict_skip(XLB_SKIP_FRAGMENT);
-	res = new_flow(ctx, &p, cfg, now, tg);
-	return res == XLB_FORWARD ? forward(ctx, &p, &tg->t, NULL, NULL) : res;
+	if (res != XLB_FORWARD)
+		return res;
+	return forward(ctx, &p, &tg->t, in, e);
 }
 
 #endif

@@ -93,7 +93,7 @@ static __always_inline int parse_ipv4(XLB_CTX *ctx, struct xlb_pkt *p)
 	hlen = ip->ihl * 4;
 	tot = bpf_ntohs(ip->tot_len);
 	if (ip->version != 4 || hlen < sizeof(*ip) || tot < hlen ||
-	    p->l3_off + tot > ctx_len(ctx))
+	    !ctx_holds(ctx, p->l3_off + tot))
 		return XLB_PARSE_MALFORMED;
 	p->family = XLB_FAM_V4;
 	p->saddr.v4 = ip->saddr;
@@ -124,7 +124,7 @@ static __always_inline int parse_ipv6(XLB_CTX *ctx, struct xlb_pkt *p)
 	if (!ip6)
 		return XLB_PARSE_MALFORMED;
 	if (ip6->version != 6 ||
-	    p->l3_off + sizeof(*ip6) + bpf_ntohs(ip6->payload_len) > ctx_len(ctx))
+	    !ctx_holds(ctx, p->l3_off + sizeof(*ip6) + bpf_ntohs(ip6->payload_len)))
 		return XLB_PARSE_MALFORMED;
 	p->family = XLB_FAM_V6;
 	__builtin_memcpy(&p->saddr, &ip6->saddr, 16);

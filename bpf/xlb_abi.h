@@ -122,11 +122,11 @@ struct xlb_ct_entry {
 	__u16 pad;
 	__u32 svc_id;
 	__u32 backend_id;
-	__u64 last_seen;	/* bpf_ktime_get_coarse_ns(), refreshed at most once a second */
-	/* XDP_TX next hop from the FIB, reused for about a second so an
-	 * established flow skips the lookup; 0 = none. */
+	__u64 last_seen;	/* xlb_now() (bpf/conntrack.h), refreshed at most once a second */
+	/* XDP_TX next hop from the FIB, reused for two to four seconds so
+	 * an established flow skips the lookup; 0 = none. */
 	__u32 nh_ifindex;
-	__u32 nh_stamp;		/* bpf_ktime_get_coarse_ns() >> 30 */
+	__u32 nh_stamp;		/* last_seen >> 30 at the lookup */
 	__u8 nh_dmac[6];
 	__u8 nh_smac[6];
 };
@@ -141,7 +141,7 @@ struct xlb_affinity_key {
 struct xlb_affinity {
 	__u32 backend_id;
 	__u32 pad;
-	__u64 last_used;	/* bpf_ktime_get_coarse_ns() */
+	__u64 last_used;	/* xlb_now() */
 };
 
 /* ---- prefixes: pod CIDRs, service CIDRs, loadBalancerSourceRanges -------- */

@@ -10,7 +10,9 @@
 #include <sys/mount.h>
 #include <sys/stat.h>
 #include <sys/statfs.h>
+#include <sys/utsname.h>
 #include <unistd.h>
+#include <zlib.h>
 #include <linux/if_link.h>
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
@@ -54,6 +56,44 @@ int dp_ensure_bpffs(const char *pin_dir, char *err, size_t errlen)
 	}
 	fprintf(stderr, "xlb: mounted bpffs at /sys/fs/bpf (nothing was mounted there)\n");
 	return 1;
+}
+
+/* CONFIG_HZ from the running kernel's config (/boot/config-RELEASE, else
+ * /proc/config.gz; gzread reads both), or 0 when neither says. */
+static unsigned int kernel_hz(void)
+{
+	char path[128], line[256];
+	unsigned int hz = 0;
+	struct utsname u;
+	gzFile f = NULL;
+
+	if (!uname(&u)) {
+		snprintf(path, sizeof(path), "/boot/config-%s", u.release);
+		f = gzopen(path, "r");
+	}
+	if (!f)
+		f = gzopen("/proc/config.gz", "r");
+	if (!f)
+		return 0;
+	while (!hz && gzgets(f, line, sizeof(line)))
+		if (sscanf(line, "CONFIG_HZ=%u", &hz) != 1)
+			hz = 0;
+	gzclose(f);
+	return hz;
+}
+
+/* The data path's clock reads jiffies when HZ is known (bpf/conntrack.h). */
+static __u32 ns_per_jiffy(void)
+{
+	static unsigned int hz = -1U;
+
+	if (hz == -1U) {
+		hz = kernel_hz();
+		if (!hz)
+			fprintf(stderr, "xlb: kernel HZ unknown (no kernel config found): "
+				"the data path reads its clock through a helper call\n");
+	}
+	return hz ? 1000000000U / hz : 0;
 }
 
 static void apply_size(struct bpf_object *obj, const char *name, __u32 n)
@@ -138,6 +178,7 @@ static int load_xdp_object(struct dp *dp, const struct dp_sizes *sz, char *err, 
 		return -errno;
 	}
 	obj = dp->xdp->obj;
+	dp->xdp->rodata->xlb_ns_per_jiffy = ns_per_jiffy();
 	apply_size(obj, "xlb_frontends", sz->frontends);
 	apply_size(obj, "xlb_services", sz->services);
 	apply_size(obj, "xlb_slots", sz->slots);
@@ -184,6 +225,7 @@ int dp_load(struct dp *dp, const char *pin_dir, const struct dp_sizes *sz,
 		snprintf(err, errlen, "open tc object: %s", strerror(errno));
 		goto fail;
 	}
+	dp->tc->rodata->xlb_ns_per_jiffy = ns_per_jiffy();
 	rc = share_maps(dp->xdp->obj, dp->tc->obj, err, errlen);
 	if (rc)
 		goto fail;
