@@ -11,6 +11,7 @@
 #include "parse.h"
 #include "counters.h"
 #include "nat.h"
+#include "conntrack.h"
 
 #define XLB_AF_INET 2
 #define XLB_AF_INET6 10
@@ -39,11 +40,10 @@ static __always_inline int fib_lookup_tuple(XLB_CTX *ctx, __u32 ifindex, const s
 
 #ifdef XLB_XDP
 /* Put the FIB's next hop in the frame when it leaves by the device it came
- * in on, and keep it in e, the conntrack entry of an established flow (NULL
- * for a new one). A subprogram of its own: the lookup's stack must not add
- * to the caller's. */
+ * in on, and keep it in nh (NULL for a new flow). A subprogram of its own:
+ * the lookup's stack must not add to the caller's. */
 static __noinline int fib_next_hop(XLB_CTX *ctx, struct xlb_pkt *p, const struct xlb_tuple *t,
-				   struct xlb_ct_entry *e)
+				   struct xlb_next_hop *nh, __u32 stamp)
 {
 	__u32 ifindex = ctx->ingress_ifindex;
 	struct bpf_fib_lookup fib;
@@ -59,43 +59,42 @@ static __noinline int fib_next_hop(XLB_CTX *ctx, struct xlb_pkt *p, const struct
 		return -1;
 	__builtin_memcpy(eth->h_dest, fib.dmac, 6);
 	__builtin_memcpy(eth->h_source, fib.smac, 6);
-	if (e) {
-		__builtin_memcpy(e->nh_dmac, fib.dmac, 6);
-		__builtin_memcpy(e->nh_smac, fib.smac, 6);
-		e->nh_stamp = e->last_seen >> 30;
-		e->nh_ifindex = fib.ifindex;
+	if (nh) {
+		__builtin_memcpy(nh->dmac, fib.dmac, 6);
+		__builtin_memcpy(nh->smac, fib.smac, 6);
+		nh->stamp = stamp;
+		nh->ifindex = fib.ifindex;
 	}
 	return 0;
 }
 
-/* An established flow reuses its entry's next hop while the entry's own
- * timestamp (refreshed at most once a second, so no clock read here) is
- * within about two seconds of the lookup that filled it. */
+/* A tracked flow reuses the next hop it kept for one to two seconds
+ * (2^30 ns units). */
 static __always_inline int next_hop(XLB_CTX *ctx, struct xlb_pkt *p, const struct xlb_tuple *t,
-				    struct xlb_ct_entry *e)
+				    struct xlb_next_hop *nh)
 {
+	__u32 stamp = xlb_now() >> 30;
 	struct ethhdr *eth;
 
-	if (!e || e->nh_ifindex != ctx->ingress_ifindex ||
-	    (__u32)(e->last_seen >> 30) - e->nh_stamp >= 2)
-		return fib_next_hop(ctx, p, t, e);
+	if (!nh || nh->ifindex != ctx->ingress_ifindex || stamp - nh->stamp >= 2)
+		return fib_next_hop(ctx, p, t, nh, stamp);
 	eth = ctx_ptr(ctx, 0, sizeof(*eth));
 	if (!eth)
 		return -1;
-	__builtin_memcpy(eth->h_dest, e->nh_dmac, 6);
-	__builtin_memcpy(eth->h_source, e->nh_smac, 6);
+	__builtin_memcpy(eth->h_dest, nh->dmac, 6);
+	__builtin_memcpy(eth->h_source, nh->smac, 6);
 	return 0;
 }
 
 /* Inline: XDP's forward is the hot path's tail and needs little stack. */
 static __always_inline int forward(XLB_CTX *ctx, struct xlb_pkt *p, const struct xlb_tuple *t,
-				   const struct xlb_inner *in, struct xlb_ct_entry *e)
+				   const struct xlb_inner *in, struct xlb_next_hop *nh)
 {
 	if (untranslatable(p, t, in))
 		return verdict_skip(XLB_SKIP_FRAGMENT);
 	/* The MACs are outside every checksum: set before the rewrite, and
 	 * a packet that then fails to translate is dropped anyway. */
-	if (next_hop(ctx, p, t, e))
+	if (next_hop(ctx, p, t, nh))
 		return verdict_skip(XLB_SKIP_LOCAL_DELIVERY);
 	if (translate(ctx, p, t, in))
 		return verdict_drop(XLB_DROP_REWRITE);
@@ -110,7 +109,7 @@ static __always_inline int reflect(XLB_CTX *ctx)
 }
 #else
 static __noinline int forward(XLB_CTX *ctx, struct xlb_pkt *p, const struct xlb_tuple *t,
-			      const struct xlb_inner *in, struct xlb_ct_entry *e)
+			      const struct xlb_inner *in, struct xlb_next_hop *kept)
 {
 	struct bpf_redir_neigh nh = {};
 	struct bpf_fib_lookup fib;

@@ -13,6 +13,7 @@
 #include "nat.h"
 #include "icmp.h"
 #include "forward.h"
+#include "flowcache.h"
 
 /* Returned by the deciding functions: not a verdict, "forward to tuple t". */
 #define XLB_FORWARD 0x100
@@ -366,11 +367,15 @@ static __always_inline int ct_usable(const struct xlb_config *cfg, const struct 
 	return e->state != XLB_CT_CLOSING && backend_get(e->backend_id);
 }
 
-/* Follow the packet's tracked flow (*e set), or decide a new one. */
+/* Follow the packet's tracked flow, or decide a new one. On XLB_FORWARD,
+ * *t is the tuple to rewrite to (tg->t, or a cached copy) and *nh where the
+ * flow keeps its next hop (NULL for a new flow). */
 static __always_inline int track(XLB_CTX *ctx, struct xlb_pkt *p, const struct xlb_config *cfg,
-				 struct xlb_target *tg, struct xlb_ct_entry **e)
+				 struct xlb_target *tg, const struct xlb_tuple **t,
+				 struct xlb_next_hop **nh)
 {
-	struct xlb_ct_entry *ce;
+	struct xlb_fc_slot *slot = NULL;
+	struct xlb_ct_entry *e;
 	struct xlb_ct_key k;
 	__u64 now;
 
@@ -378,15 +383,24 @@ static __always_inline int track(XLB_CTX *ctx, struct xlb_pkt *p, const struct x
 		return verdict_skip(XLB_SKIP_FRAGMENT);
 	now = xlb_now();
 	ct_key_of(&k, p);
-	ce = bpf_map_lookup_elem(&xlb_conntrack, &k);
-	if (ce && ct_usable(cfg, ce, p, now)) {
-		ct_touch(ce, p, now);
-		tg->t.saddr = ce->nat_saddr;
-		tg->t.daddr = ce->nat_daddr;
-		tg->t.sport = ce->nat_sport;
-		tg->t.dport = ce->nat_dport;
+	if (fc_eligible(cfg, p)) {
+		slot = fc_slot(&k);
+		if (fc_hit(slot, &k, cfg, now)) {
+			*t = &slot->t;
+			*nh = &slot->nh;
+			return XLB_FORWARD;
+		}
+	}
+	e = bpf_map_lookup_elem(&xlb_conntrack, &k);
+	if (e && ct_usable(cfg, e, p, now)) {
+		ct_touch(e, p, now);
+		tg->t.saddr = e->nat_saddr;
+		tg->t.daddr = e->nat_daddr;
+		tg->t.sport = e->nat_sport;
+		tg->t.dport = e->nat_dport;
 		frag_remember(p);
-		*e = ce;
+		fc_fill(slot, &k, e, cfg, now);
+		*nh = &e->nh;
 		return XLB_FORWARD;
 	}
 	if (p->frag == XLB_FRAG_LATER)
@@ -396,7 +410,8 @@ static __always_inline int track(XLB_CTX *ctx, struct xlb_pkt *p, const struct x
 
 static __always_inline int xlb_process(XLB_CTX *ctx)
 {
-	struct xlb_ct_entry *e = NULL;
+	struct xlb_next_hop *nh = NULL;
+	const struct xlb_tuple *t;
 	struct xlb_inner *in = NULL;
 	struct xlb_pkt p = {};
 	struct xlb_target *tg;
@@ -413,15 +428,16 @@ static __always_inline int xlb_process(XLB_CTX *ctx)
 	tg = bpf_map_lookup_elem(&xlb_target_scratch, &zero);
 	if (!cfg || !tg)
 		return verdict_skip(XLB_SKIP_NOT_SERVICE);
+	t = &tg->t;
 	if (p.proto == XLB_IPPROTO_ICMP || p.proto == XLB_IPPROTO_ICMPV6) {
 		in = &tg->in;
 		res = icmp_error_translate(ctx, &p, &tg->t, in);
 	} else {
-		res = track(ctx, &p, cfg, tg, &e);
+		res = track(ctx, &p, cfg, tg, &t, &nh);
 	}
 	if (res != XLB_FORWARD)
 		return res;
-	return forward(ctx, &p, &tg->t, in, e);
+	return forward(ctx, &p, t, in, nh);
 }
 
 #endif

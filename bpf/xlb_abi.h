@@ -112,6 +112,15 @@ enum xlb_ct_state {
 	XLB_CT_CLOSING = 2,	/* TCP FIN or RST seen */
 };
 
+/* XDP_TX next hop from the FIB, kept with a flow for a second or two so an
+ * established flow skips the lookup. */
+struct xlb_next_hop {
+	__u32 ifindex;	/* 0 = none */
+	__u32 stamp;	/* xlb_now() >> 30 at the lookup */
+	__u8 dmac[6];
+	__u8 smac[6];
+};
+
 struct xlb_ct_entry {
 	union xlb_addr nat_saddr;
 	union xlb_addr nat_daddr;
@@ -123,12 +132,7 @@ struct xlb_ct_entry {
 	__u32 svc_id;
 	__u32 backend_id;
 	__u64 last_seen;	/* xlb_now() (bpf/conntrack.h), refreshed at most once a second */
-	/* XDP_TX next hop from the FIB, reused for two to four seconds so
-	 * an established flow skips the lookup; 0 = none. */
-	__u32 nh_ifindex;
-	__u32 nh_stamp;		/* last_seen >> 30 at the lookup */
-	__u8 nh_dmac[6];
-	__u8 nh_smac[6];
+	struct xlb_next_hop nh;
 };
 
 /* ---- ClientIP session affinity ------------------------------------------- */
@@ -198,6 +202,7 @@ struct xlb_sock_rev {
 /* ---- global configuration: xlb_config[0] -------------------------------- */
 #define XLB_CFG_POD_DETECT (1U << 0)	/* --cluster-cidr given: pods are known */
 #define XLB_CFG_MASQ_ALL   (1U << 1)	/* --masquerade-all */
+#define XLB_CFG_NO_FLOW_CACHE (1U << 2)	/* every packet looks up conntrack (benchmarks) */
 
 struct xlb_config {
 	union xlb_addr snat_v4;	/* masquerade address per family (node address) */
@@ -210,6 +215,11 @@ struct xlb_config {
 	__u32 tcp_syn_timeout;	/* seconds: TCP/SCTP before the reply */
 	__u32 tcp_close_timeout;	/* seconds: after FIN/RST */
 	__u32 udp_timeout;	/* seconds: UDP */
+	/* Bumped by userspace after it deletes conntrack entries: the
+	 * per-CPU flow caches then drop what they copied (maps_set_config()
+	 * keeps it). */
+	__u32 ct_gen;
+	__u32 pad;
 };
 
 /* ---- counters: per-CPU arrays indexed by these enums --------------------- */

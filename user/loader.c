@@ -34,12 +34,14 @@ static const char *map_pin_name(const char *bpf_name)
 	return strncmp(bpf_name, "xlb_", 4) ? bpf_name : bpf_name + 4;
 }
 
-/* Per-CPU scratch maps and .rodata are private to one program instance. */
+/* Per-CPU scratch maps and caches and .rodata are private to one program
+ * instance. */
 static bool map_is_shared_state(const struct bpf_map *map)
 {
 	const char *name = bpf_map__name(map);
 
-	return !bpf_map__is_internal(map) && !strstr(name, "_scratch");
+	return !bpf_map__is_internal(map) && !strstr(name, "_scratch") &&
+	       !strstr(name, "_cache");
 }
 
 int dp_ensure_bpffs(const char *pin_dir, char *err, size_t errlen)

@@ -142,11 +142,26 @@ static int ret_errno(int rc)
 	return rc < 0 ? -errno : rc;
 }
 
+/* ct_gen belongs to maps_conntrack_changed(): a config write keeps it. */
 int maps_set_config(struct xlb_maps *m, const struct xlb_config *cfg)
 {
+	struct xlb_config cur, next = *cfg;
 	__u32 zero = 0;
 
-	return ret_errno(bpf_map_update_elem(m->fd[XLB_MAP_CONFIG], &zero, cfg, BPF_ANY));
+	if (!bpf_map_lookup_elem(m->fd[XLB_MAP_CONFIG], &zero, &cur))
+		next.ct_gen = cur.ct_gen;
+	return ret_errno(bpf_map_update_elem(m->fd[XLB_MAP_CONFIG], &zero, &next, BPF_ANY));
+}
+
+int maps_conntrack_changed(struct xlb_maps *m)
+{
+	struct xlb_config cfg;
+	__u32 zero = 0;
+
+	if (bpf_map_lookup_elem(m->fd[XLB_MAP_CONFIG], &zero, &cfg))
+		return -errno;
+	cfg.ct_gen++;
+	return ret_errno(bpf_map_update_elem(m->fd[XLB_MAP_CONFIG], &zero, &cfg, BPF_ANY));
 }
 
 int maps_get_config(struct xlb_maps *m, struct xlb_config *cfg)
@@ -404,5 +419,7 @@ int maps_flush_backend_flows(struct xlb_maps *m, const __u32 *ids, size_t n)
 	for (size_t i = 0; !err && i < f.n; i++)
 		bpf_map_delete_elem(m->fd[XLB_MAP_CONNTRACK], &f.keys[i]);
 	free(f.keys);
+	if (!err && f.n)
+		err = maps_conntrack_changed(m);
 	return err ? err : (int)f.n;
 }

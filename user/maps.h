@@ -46,7 +46,11 @@ __u32 maps_capacity(const struct xlb_maps *m, enum xlb_map_id id);
 /* Entries in a hash/LRU/LPM map (walks the keys). */
 __u32 maps_count(const struct xlb_maps *m, enum xlb_map_id id);
 
+/* Writes cfg but keeps the map's ct_gen. */
 int maps_set_config(struct xlb_maps *m, const struct xlb_config *cfg);
+/* After deleting conntrack entries: bump ct_gen, so no per-CPU flow cache
+ * (bpf/flowcache.h) serves a deleted flow. */
+int maps_conntrack_changed(struct xlb_maps *m);
 int maps_get_config(struct xlb_maps *m, struct xlb_config *cfg);
 int maps_set_frontend(struct xlb_maps *m, const struct xlb_frontend_key *k,
 		      const struct xlb_frontend *v);

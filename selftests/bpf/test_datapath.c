@@ -514,6 +514,66 @@ static void test_tcp_close_reuse(int f)
 	test_end();
 }
 
+/* Established packets are served from the per-CPU flow cache once
+ * conntrack has filled it, exactly as conntrack would translate them; a
+ * userspace deletion is seen at once (ct_gen), and FIN goes to conntrack.
+ * The frontend is removed after the flow starts, so a packet that misses
+ * both the cache and conntrack is visibly not translated. */
+static void test_flow_cache(int f, enum dpt_prog prog)
+{
+	const struct dpt_fam *a = &dpt_fams[f];
+	struct dpt_be be = { a->remote_be, 8080, false };
+	int tx = prog == DPT_XDP ? XDP_TX : TC_ACT_REDIRECT;
+	int verdict = prog == DPT_XDP ? XLB_VERDICT_TX : XLB_VERDICT_REDIRECT;
+	struct xlb_ct_key k, rk;
+	struct xlb_ct_entry e;
+	struct pkt_spec in, want, r;
+
+	begin("flow_cache_serves_established_%s_v%d", dpt_prog_name(prog), a->family);
+	cip_service(f, IPPROTO_TCP, 0, &be, 1);
+	in = flow(a->pod, 40000, a->cip, 80, IPPROTO_TCP);
+	run(prog, &in);		/* SYN: new flow */
+	r = reply(&in);
+	set_addrs(&r, a->remote_be, 8080, a->pod, 40000);
+	run(prog, &r);		/* SYN-ACK: the flow is established */
+	in.tcp_flags = PKT_TCP_ACK;
+	run(prog, &in);		/* conntrack serves and fills the cache */
+	dpt_frontend_del(f, a->cip, 80, IPPROTO_TCP);
+	k = ct_key(&in);
+	rk = ct_key(&r);
+	CHECK(!bpf_map_delete_elem(dpt_dp.maps.fd[XLB_MAP_CONNTRACK], &k),
+	      "no forward conntrack entry");
+	want = in;
+	set_addrs(&want, a->pod, 40000, a->remote_be, 8080);
+	if (prog == DPT_XDP)
+		tx_macs(&want, DPT_MAC_NODE2);
+	expect_translated(prog, run(prog, &in), tx, verdict);
+	if (prog == DPT_XDP)
+		expect_frame(&want);
+	test_end();
+
+	snprintf(case_name, sizeof(case_name), "flow_cache_drops_deleted_flows_%s_v%d",
+		 dpt_prog_name(prog), a->family);
+	test_begin(case_name);
+	CHECK(!maps_conntrack_changed(&dpt_dp.maps), "bump ct_gen");
+	dpt_frontend_del(f, a->cip, 0, 0);
+	expect_drop(prog, run(prog, &in), XLB_DROP_UNALLOCATED);
+	test_end();
+
+	snprintf(case_name, sizeof(case_name), "flow_cache_leaves_fin_to_conntrack_%s_v%d",
+		 dpt_prog_name(prog), a->family);
+	test_begin(case_name);
+	r.tcp_flags = PKT_TCP_ACK;
+	run(prog, &r);		/* the reply direction is cached too */
+	r.tcp_flags = PKT_TCP_FIN | PKT_TCP_ACK;
+	run(prog, &r);
+	CHECK(!bpf_map_lookup_elem(dpt_dp.maps.fd[XLB_MAP_CONNTRACK], &rk, &e),
+	      "no reply conntrack entry");
+	CHECK(e.state == XLB_CT_CLOSING, "FIN did not reach the conntrack entry (state %d)",
+	      e.state);
+	test_end();
+}
+
 /* Hairpin: a backend reaching itself through its Service is SNATed to the
  * node so its reply comes back through us. */
 static void test_hairpin(int f)
@@ -844,6 +904,8 @@ int main(void)
 		test_affinity(f);
 		test_ct_survives_swap(f);
 		test_tcp_close_reuse(f);
+		test_flow_cache(f, DPT_XDP);
+		test_flow_cache(f, DPT_TC);
 		test_hairpin(f);
 		test_cip_masquerade(f);
 		test_node_source(f);

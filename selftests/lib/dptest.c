@@ -134,6 +134,7 @@ void dpt_reset(void)
 	parse_or_die(dpt_fams[0].node, &cfg.snat_v4, &fam);
 	parse_or_die(dpt_fams[1].node, &cfg.snat_v6, &fam);
 	maps_set_config(&dpt_dp.maps, &cfg);
+	maps_conntrack_changed(&dpt_dp.maps);	/* no flow cache serves an old test's flow */
 	prefix(XLB_MAP_POD_CIDRS, XLB_FAM_V4, "198.18.0.0", 16);
 	prefix(XLB_MAP_POD_CIDRS, XLB_FAM_V6, "2001:db8:1::", 48);
 	prefix(XLB_MAP_SVC_CIDRS, XLB_FAM_V4, "198.19.0.0", 16);
@@ -185,18 +186,34 @@ uint32_t dpt_service(int fam, uint32_t flags, const struct dpt_be *bes, int n)
 	return svc_id;
 }
 
-void dpt_frontend(uint32_t svc_id, int fam, const char *addr, uint16_t port, uint8_t proto,
-		  uint8_t kind, uint8_t flags)
+static struct xlb_frontend_key frontend_key(int fam, const char *addr, uint16_t port,
+					    uint8_t proto)
 {
 	struct xlb_frontend_key k = { .port = htons(port), .proto = proto,
 				      .family = dpt_fams[fam].family };
-	struct xlb_frontend v = { .svc_id = svc_id, .kind = kind, .flags = flags };
 	uint8_t f;
 
 	if (addr)
 		parse_or_die(addr, &k.addr, &f);
+	return k;
+}
+
+void dpt_frontend(uint32_t svc_id, int fam, const char *addr, uint16_t port, uint8_t proto,
+		  uint8_t kind, uint8_t flags)
+{
+	struct xlb_frontend_key k = frontend_key(fam, addr, port, proto);
+	struct xlb_frontend v = { .svc_id = svc_id, .kind = kind, .flags = flags };
+
 	if (maps_set_frontend(&dpt_dp.maps, &k, &v))
 		die("add frontend", addr ? addr : "nodeport");
+}
+
+void dpt_frontend_del(int fam, const char *addr, uint16_t port, uint8_t proto)
+{
+	struct xlb_frontend_key k = frontend_key(fam, addr, port, proto);
+
+	if (maps_del_frontend(&dpt_dp.maps, &k))
+		die("delete frontend", addr ? addr : "nodeport");
 }
 
 void dpt_source_range(uint32_t svc_id, const char *addr, uint8_t len)

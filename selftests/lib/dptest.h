@@ -65,6 +65,7 @@ void dpt_publish(uint32_t svc_id, uint32_t flags, const uint32_t *cluster, int n
 /* A frontend; addr NULL means the NodePort entry (any NodePort address). */
 void dpt_frontend(uint32_t svc_id, int fam, const char *addr, uint16_t port, uint8_t proto,
 		  uint8_t kind, uint8_t flags);
+void dpt_frontend_del(int fam, const char *addr, uint16_t port, uint8_t proto);
 void dpt_source_range(uint32_t svc_id, const char *addr, uint8_t prefix);
 void dpt_config_flags(uint32_t set, uint32_t clear);
 

@@ -101,10 +101,14 @@ static const uint32_t service_counts[] = { 1, 1000, 10000, 100000 };
 #define N_COUNTS (sizeof(service_counts) / sizeof(service_counts[0]))
 
 /* PATH_FIB: a probe that only calls bpf_fib_lookup() as xlb's forward()
- * does and returns XDP_TX: what the one helper costs on its own. */
-enum path { PATH_REF, PATH_FIB, PATH_NEW, PATH_EST };
+ * does and returns XDP_TX: what the one helper costs on its own.
+ * PATH_EST: established packets as they run, served from the per-CPU flow
+ * cache; PATH_EST_CT: the same with the cache off (XLB_CFG_NO_FLOW_CACHE),
+ * every packet a conntrack lookup. */
+enum path { PATH_REF, PATH_FIB, PATH_NEW, PATH_EST, PATH_EST_CT };
+#define N_PATHS (PATH_EST_CT - PATH_NEW + 1)	/* the measured xlb paths */
 static const char *const path_names[] = { "reference", "fib lookup", "new flow",
-					  "established" };
+					  "established", "est. no fc" };
 
 struct result {
 	enum path path;
@@ -131,12 +135,12 @@ static struct dp dp;
 static int uplink;
 static uint32_t repeat = REPEAT_DEFAULT;
 static uint32_t max_services = 100000;
-static int only_path = -1;	/* -p: PATH_NEW or PATH_EST, e.g. to profile one */
+static int only_path = -1;	/* -p: one xlb path, e.g. to profile it */
 static struct xlb_ct_key *fill_keys;
 static struct xlb_ct_entry *fill_vals;
 static struct result ref_result;
 static struct result fib_results[2];
-static struct result results[2][2][N_COUNTS];	/* [path - PATH_NEW][fam][count] */
+static struct result results[N_PATHS][2][N_COUNTS];	/* [path - PATH_NEW][fam][count] */
 
 static void die(const char *what, const char *why)
 {
@@ -447,6 +451,8 @@ static void ct_reset(void)
 	__u32 count = CT_FILL;
 
 	ct_batch_walk(true);
+	if (maps_conntrack_changed(&dp.maps))
+		die("reset conntrack", "cannot bump ct_gen");
 	if (bpf_map_update_batch(dp.maps.fd[XLB_MAP_CONNTRACK], fill_keys, fill_vals, &count,
 				 NULL))
 		die_errno("fill conntrack", errno);
@@ -573,10 +579,24 @@ static void bench_new_flow(struct result *r, int f)
 	}
 }
 
+static void set_flow_cache(bool on)
+{
+	struct xlb_config cfg;
+	int err = maps_get_config(&dp.maps, &cfg);
+
+	if (!err) {
+		cfg.flags &= ~XLB_CFG_NO_FLOW_CACHE;
+		cfg.flags |= on ? 0 : XLB_CFG_NO_FLOW_CACHE;
+		err = maps_set_config(&dp.maps, &cfg);
+	}
+	if (err)
+		die_errno("set config", err);
+}
+
 /* Established: two warm-up runs let the data path itself create the flows
  * pod -> cycle+0 (translated to cycle+1) and pod -> cycle+1 (translated to
- * cycle+0). Then the 2-cycle's frontends go: from here only a conntrack
- * hit can translate, a miss would be counted as a skip. */
+ * cycle+0). Then the 2-cycle's frontends go: from here only a flow cache or
+ * conntrack hit can translate, a miss would be counted as a skip. */
 static void bench_established(struct result *r, int f)
 {
 	const struct plan *pl = &plans[f];
@@ -598,8 +618,10 @@ static void bench_established(struct result *r, int f)
 	if (warm.tx != 2 || ct_count() != ct0 + 4)
 		die("2-cycle warm-up", "the data path did not create both flows");
 	cycle_frontends(f, false);
+	set_flow_cache(r->path == PATH_EST);
 	for (int m = 0; m < MEASUREMENTS; m++)
 		measure(r, m, dp_xdp_fd(&dp), pkt, len);
+	set_flow_cache(true);
 }
 
 #define INSN(c, d, s, o, i) \
@@ -839,7 +861,7 @@ static void print_table(void)
 	print_row(&ref_result, NULL);
 	for (int f = 0; f < 2; f++)
 		print_row(&fib_results[f], NULL);
-	for (int p = PATH_NEW; p <= PATH_EST; p++)
+	for (int p = PATH_NEW; p <= PATH_EST_CT; p++)
 		for (int f = 0; f < 2; f++)
 			for (size_t c = 0; c < N_COUNTS; c++)
 				if (results[p - PATH_NEW][f][c].done)
@@ -863,7 +885,7 @@ static void pin_cpu(void)
 static void usage(const char *argv0)
 {
 	fprintf(stderr, "usage: %s [-r REPEAT (1000..%d, default %d)] [-n MAX_SERVICES] "
-		"[-p new|established]\n", argv0, REPEAT_MAX, REPEAT_DEFAULT);
+		"[-p new|established|established-no-fc]\n", argv0, REPEAT_MAX, REPEAT_DEFAULT);
 	exit(2);
 }
 
@@ -880,6 +902,8 @@ static void parse_args(int argc, char **argv)
 			only_path = PATH_NEW;
 		else if (opt == 'p' && !strcmp(optarg, "established"))
 			only_path = PATH_EST;
+		else if (opt == 'p' && !strcmp(optarg, "established-no-fc"))
+			only_path = PATH_EST_CT;
 		else
 			usage(argv[0]);
 	}
@@ -915,13 +939,16 @@ int main(int argc, char **argv)
 				add_service(f, populated);
 		for (int f = 0; f < 2; f++) {
 			fprintf(stderr, "measuring %s, %u services\n", plans[f].name, populated);
-			if (only_path != PATH_EST) {
-				result_init(&results[0][f][c], PATH_NEW, f, populated);
-				bench_new_flow(&results[0][f][c], f);
-			}
-			if (only_path != PATH_NEW) {
-				result_init(&results[1][f][c], PATH_EST, f, populated);
-				bench_established(&results[1][f][c], f);
+			for (int p = PATH_NEW; p <= PATH_EST_CT; p++) {
+				struct result *r = &results[p - PATH_NEW][f][c];
+
+				if (only_path >= 0 && only_path != p)
+					continue;
+				result_init(r, p, f, populated);
+				if (p == PATH_NEW)
+					bench_new_flow(r, f);
+				else
+					bench_established(r, f);
 			}
 		}
 	}

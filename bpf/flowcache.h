@@ -1,0 +1,105 @@
+/* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
+/* A per-CPU, direct-mapped cache of established flows in front of
+ * conntrack. A conntrack lookup is a call into the kernel's hash map code
+ * (two calls and returns deep, plus jhash over the 40-byte key); on CPUs
+ * with return-stack mitigations those returns are most of an established
+ * flow's cost. A slot here is found and checked with inline loads only.
+ *
+ * A slot copies what forwarding needs from a conntrack entry: the translated
+ * tuple and the next hop. It is only a copy, so it is trusted briefly and
+ * only for packets that change nothing in the entry:
+ * - filled from an ESTABLISHED entry, used only by packets without SYN, FIN
+ *   or RST and not fragmented (those go to conntrack, which keeps TCP state
+ *   and the fragment table);
+ * - valid for one second (XLB_FC_TTL): then the packet goes to conntrack,
+ *   which refreshes last_seen (written at most once a second anyway), finds
+ *   an expired or evicted entry, and refills the slot;
+ * - valid only while xlb_config.ct_gen is unchanged: userspace bumps it
+ *   after deleting entries (UDP flows of a removed endpoint), so a deleted
+ *   flow is never served from here.
+ * Per CPU, so no locking; a collision just means a conntrack lookup. */
+#ifndef XLB_FLOWCACHE_H
+#define XLB_FLOWCACHE_H
+
+#include "parse.h"
+#include "conntrack.h"
+#include "nat.h"
+
+#define XLB_FC_SLOTS	1024	/* power of two */
+#define XLB_FC_TTL	NSEC_PER_SEC
+
+struct xlb_fc_slot {
+	struct xlb_ct_key key;
+	struct xlb_tuple t;
+	struct xlb_next_hop nh;
+	__u32 gen;		/* xlb_config.ct_gen at the fill */
+	__u64 expires;		/* xlb_now() */
+};
+
+/* Private to one program instance: the loader neither pins nor shares maps
+ * named *_cache. */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, XLB_FC_SLOTS);
+	__type(key, __u32);
+	__type(value, struct xlb_fc_slot);
+} xlb_flow_cache SEC(".maps");
+
+/* Packets that may change their conntrack entry never use the cache. */
+static __always_inline int fc_eligible(const struct xlb_config *cfg, const struct xlb_pkt *p)
+{
+	if (cfg->flags & XLB_CFG_NO_FLOW_CACHE)
+		return 0;
+	return p->frag == XLB_FRAG_NONE &&
+	       !(p->tcp_flags & (TCPF_SYN | TCPF_FIN | TCPF_RST));
+}
+
+/* A hash short enough to cost a few cycles: sums of each address's words
+ * (independent additions), the source's rotated so that a flow and its
+ * mirror differ, mixed with the ports, protocol and family by one multiply.
+ * A collision only costs a conntrack lookup. */
+static __always_inline struct xlb_fc_slot *fc_slot(const struct xlb_ct_key *k)
+{
+	__u32 src = k->saddr.v6[0] + k->saddr.v6[1] + k->saddr.v6[2] + k->saddr.v6[3];
+	__u32 dst = k->daddr.v6[0] + k->daddr.v6[1] + k->daddr.v6[2] + k->daddr.v6[3];
+	__u32 ports = ((__u32)k->sport << 16 | k->dport) ^ ((__u32)k->proto << 8 | k->family);
+	__u32 h, idx;
+
+	h = ((src << 13 | src >> 19) ^ dst ^ ports) * 0x9e3779b1;
+	idx = h >> 22;	/* log2(XLB_FC_SLOTS) = 10 */
+	return bpf_map_lookup_elem(&xlb_flow_cache, &idx);
+}
+
+_Static_assert(sizeof(struct xlb_ct_key) == 40, "fc_key_eq() compares five words");
+
+static __always_inline int fc_key_eq(const struct xlb_ct_key *a, const struct xlb_ct_key *b)
+{
+	const __u64 *x = (const void *)a, *y = (const void *)b;
+
+	return x[0] == y[0] && x[1] == y[1] && x[2] == y[2] && x[3] == y[3] && x[4] == y[4];
+}
+
+static __always_inline int fc_hit(const struct xlb_fc_slot *s, const struct xlb_ct_key *k,
+				  const struct xlb_config *cfg, __u64 now)
+{
+	return s && s->gen == cfg->ct_gen && now < s->expires && fc_key_eq(&s->key, k);
+}
+
+/* Copy an entry that conntrack just served (and touched) into the slot. */
+static __always_inline void fc_fill(struct xlb_fc_slot *s, const struct xlb_ct_key *k,
+				    const struct xlb_ct_entry *e,
+				    const struct xlb_config *cfg, __u64 now)
+{
+	if (!s || e->state != XLB_CT_ESTABLISHED)
+		return;
+	s->key = *k;
+	s->t.saddr = e->nat_saddr;
+	s->t.daddr = e->nat_daddr;
+	s->t.sport = e->nat_sport;
+	s->t.dport = e->nat_dport;
+	s->nh = e->nh;
+	s->gen = cfg->ct_gen;
+	s->expires = now + XLB_FC_TTL;
+}
+
+#endif
