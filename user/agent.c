@@ -355,9 +355,15 @@ static int take_work(struct agent *a, struct keys *k, struct model_state *node,
 	*node_changed = a->node_changed;
 	if (a->node_changed)
 		rc = store_for_each_service(a->store, add_service_key, k);
-	for (size_t i = 0; !rc && i < a->pending.n; i++)
-		if (!a->node_changed || !store_get_service(a->store, a->pending.keys[i]))
+	for (size_t i = 0; !rc && a->node_changed && i < a->pending.n; i++)
+		if (!store_get_service(a->store, a->pending.keys[i]))
 			rc = keys_add(k, a->pending.keys[i]);
+	if (!a->node_changed) {
+		/* The pending keys themselves: no second copy of 100k keys. */
+		*k = (struct keys){ a->pending.keys, a->pending.n, a->pending.cap };
+		a->pending.keys = NULL;
+		a->pending.n = a->pending.cap = 0;
+	}
 	xlb_metrics_changes(a->xm, CHANGE_SERVICE, a->svc_events, 0);
 	xlb_metrics_changes(a->xm, CHANGE_ENDPOINT, a->slice_events, 0);
 	a->svc_events = a->slice_events = 0;
