@@ -598,6 +598,37 @@ static void test_skips(void)
 	test_end();
 }
 
+/* Node and port names repeat across slices: one shared copy, which
+ * outlives the first slice freed. */
+static void test_shared_names(void)
+{
+	cJSON *j = parse_quoted("{" SM ",'addressType':'IPv4','ports':[{'name':'http','port':80}],"
+				"'endpoints':[{'addresses':['10.0.0.1'],'nodeName':'n1'},"
+				"{'addresses':['10.0.0.2'],'nodeName':'n1'}]}");
+	struct kube_slice *a = NULL, *b = NULL;
+	struct kube_endpoint ea, eb, eb1;
+	struct decode_err err;
+
+	test_begin("node_and_port_names_shared");
+	if (CHECK(!decode_slice(j, &a, &err) && !decode_slice(j, &b, &err), "%s", err.msg) &&
+	    CHECK(a->n_endpoints == 2 && b->n_endpoints == 2, "endpoints kept")) {
+		kube_slice_endpoint(a, 0, &ea);
+		kube_slice_endpoint(b, 0, &eb);
+		CHECK(ea.node_name == eb.node_name && a->ports[0].name == b->ports[0].name,
+		      "one copy");
+		kube_slice_free(a);
+		a = NULL;
+		kube_slice_endpoint(b, 1, &eb1);
+		CHECK(!strcmp(eb1.node_name, "n1") && !strcmp(b->ports[0].name, "http") &&
+		      ip_is(&eb1.ip, "10.0.0.2") && eb1.ready && !eb1.terminating,
+		      "still valid after the other slice is freed");
+	}
+	kube_slice_free(a);
+	kube_slice_free(b);
+	cJSON_Delete(j);
+	test_end();
+}
+
 static void test_ipaddr(void)
 {
 	static const struct {
@@ -684,6 +715,7 @@ int main(void)
 		run_bad(&bads[i]);
 	test_too_large();
 	test_skips();
+	test_shared_names();
 	test_ipaddr();
 	test_rfc3339();
 	return test_exit_status();
