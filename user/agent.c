@@ -97,7 +97,7 @@ struct agent {
 	struct model_config mcfg;
 	struct xlb_ip host_addrs[MAX_HOST_ADDRS];
 	size_t n_host_addrs;
-	struct strmap counts;	/* svc_key -> struct model_counts of its last build */
+	struct strmap counts;	/* svc_key -> its last build's model_counts, if not all 0 */
 	struct model_counts totals;
 	struct strmap hc;	/* svc_key -> struct hc_entry */
 	struct strmap pod_devs;	/* "ifindex:name" of pod devices with tc attached */
@@ -355,9 +355,15 @@ static int take_work(struct agent *a, struct keys *k, struct model_state *node,
 	*node_changed = a->node_changed;
 	if (a->node_changed)
 		rc = store_for_each_service(a->store, add_service_key, k);
-	for (size_t i = 0; !rc && i < a->pending.n; i++)
-		if (!a->node_changed || !store_get_service(a->store, a->pending.keys[i]))
+	for (size_t i = 0; !rc && a->node_changed && i < a->pending.n; i++)
+		if (!store_get_service(a->store, a->pending.keys[i]))
 			rc = keys_add(k, a->pending.keys[i]);
+	if (!a->node_changed) {
+		/* The pending keys themselves: no second copy of 100k keys. */
+		*k = (struct keys){ a->pending.keys, a->pending.n, a->pending.cap };
+		a->pending.keys = NULL;
+		a->pending.n = a->pending.cap = 0;
+	}
 	xlb_metrics_changes(a->xm, CHANGE_SERVICE, a->svc_events, 0);
 	xlb_metrics_changes(a->xm, CHANGE_ENDPOINT, a->slice_events, 0);
 	a->svc_events = a->slice_events = 0;
@@ -438,6 +444,12 @@ static void add_counts(struct model_counts *t, const struct model_counts *c, int
 	t->no_local_external += sign * (int)c->no_local_external;
 }
 
+static bool counts_zero(const struct model_counts *c)
+{
+	return !c->ext_ips_skipped && !c->ext_ip_services && !c->no_local_internal &&
+	       !c->no_local_external;
+}
+
 /* Per-Service bookkeeping after an apply: gauges, latency, health checks. */
 static void account_service(struct agent *a, const char *key, const struct model_state *ms)
 {
@@ -450,7 +462,8 @@ static void account_service(struct agent *a, const char *key, const struct model
 		xlb_log(LOG_WARNING, "Service %s: %u externalIP(s) not programmed: "
 			"AllowServiceExternalIPs is off", key, ms->counts.ext_ips_skipped);
 	free(old);
-	if (ms->n_ports && (c = malloc(sizeof(*c)))) {
+	/* Most Services count nothing: no entry (a large cluster has 100k). */
+	if (!counts_zero(&ms->counts) && (c = malloc(sizeof(*c)))) {
 		*c = ms->counts;
 		add_counts(&a->totals, c, 1);
 		if (strmap_put(&a->counts, key, c))

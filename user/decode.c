@@ -6,6 +6,9 @@
 #include <ctype.h>
 #include <errno.h>
 #include <netinet/in.h>
+#include <pthread.h>
+#include <stddef.h>
+#include <stdint.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -113,8 +116,112 @@ static int get_string(struct dctx *c, const cJSON *obj, const char *key,
 	return 0;
 }
 
-static int get_strdup(struct dctx *c, const cJSON *obj, const char *key,
-		      const char *path, bool required, char **out)
+/* ---- shared strings ----------------------------------------------------
+ * Node names repeat in every endpoint and port names in every object: each
+ * distinct string is kept once, with a reference count. Watch threads
+ * decode concurrently, hence the lock. */
+
+struct shared_str {
+	struct shared_str *next;
+	uint64_t hash;
+	size_t refs;
+	char s[];
+};
+
+static struct {
+	pthread_mutex_t lock;
+	struct shared_str **buckets;
+	size_t n_buckets;	/* 0 or a power of two */
+	size_t n;
+} shared = { .lock = PTHREAD_MUTEX_INITIALIZER };
+
+static uint64_t hash_str(const char *s)
+{
+	uint64_t h = 0xcbf29ce484222325ULL;	/* FNV-1a */
+
+	while (*s)
+		h = (h ^ (unsigned char)*s++) * 0x100000001b3ULL;
+	return h;
+}
+
+/* Doubling keeps chains short; a failed grow just leaves them longer. */
+static void shared_grow(void)
+{
+	size_t i, nb = shared.n_buckets ? 2 * shared.n_buckets : 64;
+	struct shared_str **b = calloc(nb, sizeof(*b)), *e, *next;
+
+	if (!b)
+		return;
+	for (i = 0; i < shared.n_buckets; i++) {
+		for (e = shared.buckets[i]; e; e = next) {
+			next = e->next;
+			e->next = b[e->hash & (nb - 1)];
+			b[e->hash & (nb - 1)] = e;
+		}
+	}
+	free(shared.buckets);
+	shared.buckets = b;
+	shared.n_buckets = nb;
+}
+
+static struct shared_str **shared_slot(const char *s, uint64_t h)
+{
+	struct shared_str **pp = &shared.buckets[h & (shared.n_buckets - 1)];
+
+	while (*pp && ((*pp)->hash != h || strcmp((*pp)->s, s)))
+		pp = &(*pp)->next;
+	return pp;
+}
+
+/* The shared copy of s (one more reference), or NULL when out of memory. */
+static const char *shared_get(const char *s)
+{
+	uint64_t h = hash_str(s);
+	struct shared_str **pp, *e = NULL;
+	size_t len = strlen(s);
+
+	pthread_mutex_lock(&shared.lock);
+	if (shared.n >= shared.n_buckets)
+		shared_grow();
+	if (shared.n_buckets) {
+		pp = shared_slot(s, h);
+		e = *pp;
+		if (!e && (e = malloc(sizeof(*e) + len + 1))) {
+			memcpy(e->s, s, len + 1);
+			e->hash = h;
+			e->refs = 0;
+			e->next = NULL;
+			*pp = e;
+			shared.n++;
+		}
+		if (e)
+			e->refs++;
+	}
+	pthread_mutex_unlock(&shared.lock);
+	return e ? e->s : NULL;
+}
+
+/* Drops a reference taken by shared_get; NULL is ignored. */
+static void shared_put(const char *s)
+{
+	struct shared_str *e, **pp;
+
+	if (!s)
+		return;
+	e = (struct shared_str *)(s - offsetof(struct shared_str, s));
+	pthread_mutex_lock(&shared.lock);
+	if (!--e->refs) {
+		pp = shared_slot(s, e->hash);
+		*pp = e->next;
+		shared.n--;
+		free(e);
+	}
+	pthread_mutex_unlock(&shared.lock);
+}
+
+/* A string field as a shared copy; *out NULL when absent. */
+static int get_shared(struct dctx *c, const cJSON *obj, const char *key,
+		      const char *path, bool required, const char **out)
 {
 	const char *s;
 	int err;
@@ -123,7 +230,7 @@ static int get_strdup(struct dctx *c, const cJSON *obj, const char *key,
 	err = get_string(c, obj, key, path, required, &s);
 	if (err || !s)
 		return err;
-	*out = strdup(s);
+	*out = shared_get(s);
 	return *out ? 0 : no_memory(c, path);
 }
 
@@ -218,48 +325,55 @@ static int check_kind(struct dctx *c, const cJSON *obj)
 	return 0;
 }
 
-/* metadata.{namespace,name,uid,resourceVersion}; returns the metadata. */
+/* "ns/name" then "ns" and "rv" in one allocation (see struct kube_meta). */
+static int meta_pack(struct dctx *c, struct kube_meta *m, const char *ns, const char *name,
+		     const char *rv)
+{
+	size_t ln = strlen(ns), lm = strlen(name), lr = strlen(rv);
+	char *b = malloc(2 * ln + lm + lr + 4);
+
+	if (!b)
+		return no_memory(c, "metadata");
+	sprintf(b, "%s/%s", ns, name);
+	memcpy(b + ln + lm + 2, ns, ln + 1);
+	memcpy(b + 2 * ln + lm + 3, rv, lr + 1);
+	m->key = b;
+	m->name = b + ln + 1;
+	m->ns = b + ln + lm + 2;
+	m->resource_version = b + 2 * ln + lm + 3;
+	return 0;
+}
+
+/* metadata.{namespace,name,resourceVersion}; returns the metadata. */
 static int decode_meta(struct dctx *c, const cJSON *obj, bool namespaced,
 		       struct kube_meta *m, const cJSON **meta)
 {
+	const char *ns = "", *name, *rv;
 	int err;
 
 	err = get_object(c, obj, "metadata", "metadata", true, meta);
-	if (err)
-		return err;
-	err = get_strdup(c, *meta, "name", "metadata.name", true, &m->name);
-	if (!err && !*m->name)
+	if (!err)
+		err = get_string(c, *meta, "name", "metadata.name", true, &name);
+	if (!err && !*name)
 		err = fail(c, DECODE_MISSING_FIELD, "metadata.name", "empty");
-	if (!err && strlen(m->name) > KUBE_MAX_NAME)
+	if (!err && strlen(name) > KUBE_MAX_NAME)
 		err = fail(c, DECODE_TOO_LARGE, "metadata.name", "longer than %d", KUBE_MAX_NAME);
 	if (err)
 		return err;
-	c->name = m->name;
+	c->name = name;
 	if (namespaced) {
-		err = get_strdup(c, *meta, "namespace", "metadata.namespace", true, &m->ns);
-		if (!err && !*m->ns)
+		err = get_string(c, *meta, "namespace", "metadata.namespace", true, &ns);
+		if (!err && !*ns)
 			err = fail(c, DECODE_MISSING_FIELD, "metadata.namespace", "empty");
-		if (!err && strlen(m->ns) > KUBE_MAX_NAMESPACE)
+		if (!err && strlen(ns) > KUBE_MAX_NAMESPACE)
 			err = fail(c, DECODE_TOO_LARGE, "metadata.namespace", "longer than %d",
 				   KUBE_MAX_NAMESPACE);
 		if (err)
 			return err;
-		c->ns = m->ns;
-	} else {
-		m->ns = strdup("");
+		c->ns = ns;
 	}
-	if (!err)
-		err = get_strdup(c, *meta, "uid", "metadata.uid", false, &m->uid);
-	if (!err)
-		err = get_strdup(c, *meta, "resourceVersion", "metadata.resourceVersion",
-				 false, &m->resource_version);
-	if (!err && !m->uid)
-		m->uid = strdup("");
-	if (!err && !m->resource_version)
-		m->resource_version = strdup("");
-	if (!err && (!m->ns || !m->uid || !m->resource_version))
-		err = no_memory(c, "metadata");
-	return err;
+	err = get_string(c, *meta, "resourceVersion", "metadata.resourceVersion", false, &rv);
+	return err ? err : meta_pack(c, m, ns, name, rv ? rv : "");
 }
 
 /* metadata.labels / annotations: a map of strings. *out NULL when absent. */
@@ -282,10 +396,7 @@ static int get_string_map(struct dctx *c, const cJSON *meta, const char *key,
 
 static void kube_meta_free(struct kube_meta *m)
 {
-	free(m->ns);
-	free(m->name);
-	free(m->uid);
-	free(m->resource_version);
+	free(m->key);
 }
 
 static int parse_protocol(struct dctx *c, const cJSON *obj, const char *path, __u8 *proto)
@@ -450,8 +561,8 @@ static int decode_svc_port(struct dctx *c, const cJSON *p, int i, struct kube_sv
 	if (err)
 		return err;
 	snprintf(path, sizeof(path), "spec.ports[%d].name", i);
-	err = get_strdup(c, p, "name", path, false, &out->name);
-	if (!err && !out->name && !(out->name = strdup("")))
+	err = get_shared(c, p, "name", path, false, &out->name);
+	if (!err && !out->name && !(out->name = shared_get("")))
 		err = no_memory(c, path);
 	return err;
 }
@@ -731,7 +842,7 @@ void kube_service_free(struct kube_service *svc)
 		return;
 	kube_meta_free(&svc->meta);
 	for (i = 0; i < svc->n_ports; i++)
-		free(svc->ports[i].name);
+		shared_put(svc->ports[i].name);
 	free(svc->ports);
 	free(svc->external_ips);
 	free(svc->ingress);
@@ -758,7 +869,7 @@ static int decode_slice_port(struct dctx *c, const cJSON *p, int i, struct kube_
 	if (err)
 		return err;
 	snprintf(path, sizeof(path), "ports[%d].name", i);
-	return get_strdup(c, p, "name", path, false, &out->name);
+	return get_shared(c, p, "name", path, false, &out->name);
 }
 
 static int check_slice_port_unique(struct dctx *c, const struct kube_slice *s, size_t i)
@@ -830,6 +941,47 @@ static int decode_hints(struct dctx *c, const cJSON *hints, const char *key,
 	return 0;
 }
 
+static void hints_free(struct kube_hints *h)
+{
+	size_t i;
+
+	if (!h)
+		return;
+	for (i = 0; i < h->n_for_zones; i++)
+		free(h->for_zones[i]);
+	free(h->for_zones);
+	for (i = 0; i < h->n_for_nodes; i++)
+		free(h->for_nodes[i]);
+	free(h->for_nodes);
+	free(h);
+}
+
+/* The endpoint's hints; *out NULL when it has none. */
+static int decode_endpoint_hints(struct dctx *c, const cJSON *e, const char *path,
+				 struct kube_hints **out)
+{
+	const cJSON *hints;
+	struct kube_hints *h;
+	int err;
+
+	*out = NULL;
+	err = get_object(c, e, "hints", path, false, &hints);
+	if (err || !hints)
+		return err;
+	h = calloc(1, sizeof(*h));
+	if (!h)
+		return no_memory(c, path);
+	err = decode_hints(c, hints, "forZones", path, &h->for_zones, &h->n_for_zones);
+	if (!err)
+		err = decode_hints(c, hints, "forNodes", path, &h->for_nodes, &h->n_for_nodes);
+	if (err || (!h->n_for_zones && !h->n_for_nodes)) {
+		hints_free(h);
+		return err;
+	}
+	*out = h;
+	return 0;
+}
+
 static int decode_conditions(struct dctx *c, const cJSON *e, const char *path,
 			     struct kube_endpoint *ep)
 {
@@ -846,74 +998,115 @@ static int decode_conditions(struct dctx *c, const cJSON *e, const char *path,
 	return err;
 }
 
-static int decode_endpoint_fields(struct dctx *c, const cJSON *e, const char *path,
-				  struct kube_endpoint *ep)
-{
-	const cJSON *hints;
-	int err;
+/* An endpoint as stored: the address takes 4 or 16 bytes by the slice's
+ * address type, so an IPv4 endpoint is 16 bytes. */
+struct packed_ep {
+	const char *node_name;	/* shared; NULL = absent */
+	__u8 flags;		/* EP_* */
+	__u8 addr[];
+};
 
-	err = decode_conditions(c, e, path, ep);
-	if (!err)
-		err = get_strdup(c, e, "nodeName", path, false, &ep->node_name);
-	if (!err)
-		err = get_strdup(c, e, "zone", path, false, &ep->zone);
-	if (!err)
-		err = get_object(c, e, "hints", path, false, &hints);
-	if (err || !hints)
-		return err;
-	err = decode_hints(c, hints, "forZones", path, &ep->for_zones, &ep->n_for_zones);
-	if (!err)
-		err = decode_hints(c, hints, "forNodes", path, &ep->for_nodes, &ep->n_for_nodes);
-	return err;
+#define EP_READY	(1U << 0)
+#define EP_SERVING	(1U << 1)
+#define EP_TERMINATING	(1U << 2)
+
+static size_t addr_len(const struct kube_slice *s)
+{
+	return s->addr_type == KUBE_ADDR_IPV6 ? 16 : 4;
 }
 
-static void kube_endpoint_free(struct kube_endpoint *ep)
+static size_t ep_stride(const struct kube_slice *s)
 {
-	size_t i;
-
-	free(ep->node_name);
-	free(ep->zone);
-	for (i = 0; i < ep->n_for_zones; i++)
-		free(ep->for_zones[i]);
-	free(ep->for_zones);
-	for (i = 0; i < ep->n_for_nodes; i++)
-		free(ep->for_nodes[i]);
-	free(ep->for_nodes);
-	memset(ep, 0, sizeof(*ep));
+	return (offsetof(struct packed_ep, addr) + addr_len(s) + 7) & ~(size_t)7;
 }
 
-/* One endpoint: kept only when addresses[0] is an IP of the slice's type,
- * as kube-proxy reads addresses[0] alone. */
-static int decode_endpoint(struct dctx *c, const cJSON *e, int i, struct kube_slice *s)
+static struct packed_ep *packed_ep(const struct kube_slice *s, size_t i)
 {
-	struct kube_endpoint *ep = &s->endpoints[s->n_endpoints];
+	return (struct packed_ep *)((char *)s->endpoints + i * ep_stride(s));
+}
+
+void kube_slice_endpoint(const struct kube_slice *s, size_t i, struct kube_endpoint *out)
+{
+	const struct packed_ep *p = packed_ep(s, i);
+
+	memset(out, 0, sizeof(*out));
+	out->ip.family = s->addr_type == KUBE_ADDR_IPV6 ? XLB_FAM_V6 : XLB_FAM_V4;
+	memcpy(out->ip.bytes, p->addr, addr_len(s));
+	out->ready = p->flags & EP_READY;
+	out->serving = p->flags & EP_SERVING;
+	out->terminating = p->flags & EP_TERMINATING;
+	out->node_name = p->node_name;
+	out->hints = s->hints ? s->hints[i] : NULL;
+}
+
+/* Appends ep to the slice's packed endpoints (room for n_max). */
+static int add_endpoint(struct dctx *c, struct kube_slice *s, size_t n_max,
+			const struct kube_endpoint *ep, struct kube_hints *hints)
+{
+	struct packed_ep *p = packed_ep(s, s->n_endpoints);
+
+	if (hints && !s->hints && !(s->hints = calloc(n_max, sizeof(*s->hints))))
+		return no_memory(c, "endpoints");
+	if (hints)
+		s->hints[s->n_endpoints] = hints;
+	p->node_name = ep->node_name;
+	p->flags = (ep->ready ? EP_READY : 0) | (ep->serving ? EP_SERVING : 0) |
+		   (ep->terminating ? EP_TERMINATING : 0);
+	memcpy(p->addr, ep->ip.bytes, addr_len(s));
+	s->n_endpoints++;
+	return 0;
+}
+
+/* The address check of one endpoint: kept only when addresses[0] is an IP
+ * of the slice's type, as kube-proxy reads addresses[0] alone. */
+static bool endpoint_ip(struct dctx *c, const cJSON *addrs, int n, const char *path,
+			const struct kube_slice *s, struct xlb_ip *ip)
+{
+	__u8 fam = s->addr_type == KUBE_ADDR_IPV4 ? XLB_FAM_V4 : XLB_FAM_V6;
+	const char *a0 = n ? cJSON_GetArrayItem(addrs, 0)->valuestring : NULL;
+
+	if (!a0) {
+		skip(c, path, "no addresses, skipped");
+		return false;
+	}
+	if (xlb_ip_parse(a0, ip) || ip->family != fam) {
+		skip(c, path, "address \"%.64s\" is not an IPv%d address, skipped", a0, fam);
+		return false;
+	}
+	return true;
+}
+
+static int decode_endpoint(struct dctx *c, const cJSON *e, int i, struct kube_slice *s,
+			   size_t n_max)
+{
+	struct kube_endpoint ep = {};
+	struct kube_hints *hints = NULL;
 	char path[PATH_MAX_LEN];
 	const cJSON *addrs;
-	const char *a0;
+	const char *zone;
 	int n, err;
-	__u8 fam = s->addr_type == KUBE_ADDR_IPV4 ? XLB_FAM_V4 : XLB_FAM_V6;
 
 	snprintf(path, sizeof(path), "endpoints[%d]", i);
 	if (!cJSON_IsObject(e))
 		return fail(c, DECODE_WRONG_TYPE, path, "not an object");
-	err = decode_endpoint_fields(c, e, path, ep);
+	err = decode_conditions(c, e, path, &ep);
+	/* The zone is not kept, but one of the wrong type still rejects. */
+	if (!err)
+		err = get_string(c, e, "zone", path, false, &zone);
+	if (!err)
+		err = get_shared(c, e, "nodeName", path, false, &ep.node_name);
+	if (!err)
+		err = decode_endpoint_hints(c, e, path, &hints);
 	if (!err)
 		err = get_string_array(c, e, "addresses", path, KUBE_MAX_ADDRESSES, &addrs, &n);
-	if (err || s->addr_type == KUBE_ADDR_FQDN) {
-		kube_endpoint_free(ep);
-		return err;
+	if (!err && s->addr_type != KUBE_ADDR_FQDN && endpoint_ip(c, addrs, n, path, s, &ep.ip)) {
+		err = add_endpoint(c, s, n_max, &ep, hints);
+		if (!err)
+			return 0;
 	}
-	a0 = n ? cJSON_GetArrayItem(addrs, 0)->valuestring : NULL;
-	if (!a0) {
-		skip(c, path, "no addresses, skipped");
-		kube_endpoint_free(ep);
-	} else if (xlb_ip_parse(a0, &ep->ip) || ep->ip.family != fam) {
-		skip(c, path, "address \"%.64s\" is not an IPv%d address, skipped", a0, fam);
-		kube_endpoint_free(ep);
-	} else {
-		s->n_endpoints++;
-	}
-	return 0;
+	shared_put(ep.node_name);
+	hints_free(hints);
+	return err;
 }
 
 static int decode_endpoints(struct dctx *c, const cJSON *obj, struct kube_slice *s)
@@ -924,11 +1117,11 @@ static int decode_endpoints(struct dctx *c, const cJSON *obj, struct kube_slice 
 	err = get_array(c, obj, "endpoints", "endpoints", KUBE_MAX_ENDPOINTS, &arr, &n);
 	if (err || !n)
 		return err;
-	s->endpoints = calloc((size_t)n, sizeof(*s->endpoints));
+	s->endpoints = malloc((size_t)n * ep_stride(s));
 	if (!s->endpoints)
 		return no_memory(c, "endpoints");
 	cJSON_ArrayForEach(e, arr) {
-		err = decode_endpoint(c, e, i++, s);
+		err = decode_endpoint(c, e, i++, s, (size_t)n);
 		if (err)
 			return err;
 	}
@@ -953,9 +1146,11 @@ static int decode_slice_meta(struct dctx *c, const cJSON *obj, struct kube_slice
 		return fail(c, DECODE_MISSING_FIELD, path, "required");
 	if (strlen(svc->valuestring) > KUBE_MAX_NAME)
 		return fail(c, DECODE_TOO_LARGE, path, "longer than %d", KUBE_MAX_NAME);
-	s->service_name = strdup(svc->valuestring);
-	if (!s->service_name)
+	s->service_key = malloc(strlen(s->meta.ns) + strlen(svc->valuestring) + 2);
+	if (!s->service_key)
 		return no_memory(c, path);
+	sprintf(s->service_key, "%s/%s", s->meta.ns, svc->valuestring);
+	s->service_name = s->service_key + strlen(s->meta.ns) + 1;
 	/* A malformed trigger time only costs a latency sample. */
 	t = field(annots, ANNOT_TRIGGER_TIME);
 	if (t && decode_rfc3339(t->valuestring, &s->trigger_time_ns))
@@ -1019,12 +1214,15 @@ void kube_slice_free(struct kube_slice *s)
 	if (!s)
 		return;
 	kube_meta_free(&s->meta);
-	free(s->service_name);
+	free(s->service_key);
 	for (i = 0; i < s->n_ports; i++)
-		free(s->ports[i].name);
+		shared_put(s->ports[i].name);
 	free(s->ports);
-	for (i = 0; i < s->n_endpoints; i++)
-		kube_endpoint_free(&s->endpoints[i]);
+	for (i = 0; i < s->n_endpoints; i++) {
+		shared_put(packed_ep(s, i)->node_name);
+		hints_free(s->hints ? s->hints[i] : NULL);
+	}
+	free(s->hints);
 	free(s->endpoints);
 	free(s);
 }

@@ -41,6 +41,9 @@ void kube_service_free(struct kube_service *svc);
 void kube_slice_free(struct kube_slice *slice);
 void kube_node_free(struct kube_node *node);
 
+/* Endpoint i (< slice->n_endpoints) of the slice. */
+void kube_slice_endpoint(const struct kube_slice *slice, size_t i, struct kube_endpoint *out);
+
 /* RFC 3339 time ("2022-09-12T22:10:24Z", optional fraction and offset) to
  * Unix nanoseconds; -EINVAL when malformed. */
 int decode_rfc3339(const char *s, int64_t *ns);

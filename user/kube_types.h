@@ -2,7 +2,9 @@
 /* Plain C views of the Kubernetes objects xlb reads: only the fields
  * kube-proxy uses, already validated and parsed (see decode.h). Every string
  * is owned by its object and freed with it; pointers are never NULL unless
- * the field says "NULL = absent". */
+ * the field says "NULL = absent". A large cluster keeps about a million
+ * endpoints: strings that repeat across objects (node and port names) are
+ * shared, and endpoints are stored packed (kube_slice_endpoint()). */
 #ifndef XLB_KUBE_TYPES_H
 #define XLB_KUBE_TYPES_H
 
@@ -29,11 +31,12 @@
 
 #define KUBE_AFFINITY_DEFAULT_TIMEOUT 10800	/* seconds, as the API server */
 
+/* One allocation: key owns the block the other strings point into. */
 struct kube_meta {
-	char *ns;		/* "" for cluster-scoped objects (Node) */
-	char *name;
-	char *uid;		/* "" when absent */
-	char *resource_version;	/* opaque; "" when absent */
+	char *key;		/* "namespace/name", the store's key */
+	const char *ns;		/* "" for cluster-scoped objects (Node) */
+	const char *name;
+	const char *resource_version;	/* opaque; "" when absent */
 };
 
 enum kube_svc_type {
@@ -44,7 +47,7 @@ enum kube_svc_type {
 };
 
 struct kube_svc_port {
-	char *name;		/* "" for the single unnamed port */
+	const char *name;	/* "" for the single unnamed port; shared */
 	__u8 proto;		/* IPPROTO_TCP / IPPROTO_UDP / IPPROTO_SCTP */
 	__u16 port;
 	__u16 node_port;	/* 0 = none */
@@ -87,31 +90,41 @@ enum kube_addr_type {
 };
 
 struct kube_slice_port {
-	char *name;	/* NULL = absent: kube-proxy ignores such a port */
+	const char *name;	/* NULL = absent: kube-proxy ignores such a port; shared */
 	__u8 proto;
 	__u16 port;	/* 0 = absent or 0: ignored */
 };
 
-struct kube_endpoint {
-	struct xlb_ip ip;	/* addresses[0] */
-	bool ready;		/* absent = true */
-	bool serving;		/* absent = true */
-	bool terminating;	/* absent = false */
-	char *node_name;	/* NULL = absent */
-	char *zone;		/* NULL = absent */
+/* hints.forZones / hints.forNodes of one endpoint. */
+struct kube_hints {
 	char **for_zones;
 	size_t n_for_zones;
 	char **for_nodes;
 	size_t n_for_nodes;
 };
 
+/* One endpoint as kube_slice_endpoint() unpacks it. The endpoint's zone is
+ * not kept: kube-proxy's topology reads the hints and the Node's zone. */
+struct kube_endpoint {
+	struct xlb_ip ip;	/* addresses[0] */
+	bool ready;		/* absent = true */
+	bool serving;		/* absent = true */
+	bool terminating;	/* absent = false */
+	const char *node_name;	/* NULL = absent */
+	const struct kube_hints *hints;	/* NULL = none */
+};
+
 struct kube_slice {
 	struct kube_meta meta;
-	char *service_name;	/* label kubernetes.io/service-name */
+	char *service_key;	/* "namespace/<label kubernetes.io/service-name>" */
+	const char *service_name;	/* the label: points into service_key */
 	enum kube_addr_type addr_type;
 	struct kube_slice_port *ports;
 	size_t n_ports;
-	struct kube_endpoint *endpoints;	/* valid ones of the address type */
+	/* The valid endpoints of the address type, packed (16 bytes each for
+	 * IPv4, 32 for IPv6); read with kube_slice_endpoint(). */
+	void *endpoints;
+	struct kube_hints **hints;	/* per endpoint; NULL when none has hints */
 	size_t n_endpoints;
 	/* endpoints.kubernetes.io/last-change-trigger-time as Unix time in
 	 * nanoseconds; 0 = absent or unparsable. */

@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "decode.h"
 #include "model.h"
 
 /* What the Node and the flags say about this node, computed once per build. */
@@ -22,7 +23,7 @@ struct node_info {
 /* An endpoint of one Service port before the sets are chosen. */
 struct candidate {
 	struct model_endpoint ep;
-	const struct kube_endpoint *src;	/* for the hints */
+	const struct kube_hints *hints;	/* NULL = none */
 };
 
 static int fam_index(__u8 family)
@@ -220,16 +221,17 @@ static int gather(struct kube_slice *const *slices, size_t n_slices, __u8 family
 		if (!slice_of_family(s, family) || !(p = slice_port(s, sp)))
 			continue;
 		for (j = 0; j < s->n_endpoints; j++) {
-			const struct kube_endpoint *e = &s->endpoints[j];
+			struct kube_endpoint e;
 
-			c[n].src = e;
+			kube_slice_endpoint(s, j, &e);
+			c[n].hints = e.hints;
 			c[n].ep = (struct model_endpoint){
-				.ip = e->ip,
+				.ip = e.ip,
 				.port = p->port,
-				.is_local = is_local(e, ni),
-				.ready = e->ready,
-				.serving = e->serving,
-				.terminating = e->terminating,
+				.is_local = is_local(&e, ni),
+				.ready = e.ready,
+				.serving = e.serving,
+				.terminating = e.terminating,
 			};
 			n++;
 		}
@@ -255,18 +257,18 @@ static enum topo_mode topology_mode(const struct candidate *c, size_t n, const s
 	size_t i;
 
 	for (i = 0; i < n; i++) {
-		const struct kube_endpoint *e = c[i].src;
+		const struct kube_hints *h = c[i].hints;
 
 		if (!c[i].ep.ready)
 			continue;
 		any_ready = true;
-		if (!e->n_for_nodes)
+		if (!h || !h->n_for_nodes)
 			all_nodes = false;
-		else if (has_name(e->for_nodes, e->n_for_nodes, ni->name))
+		else if (has_name(h->for_nodes, h->n_for_nodes, ni->name))
 			for_node = true;
-		if (!e->n_for_zones)
+		if (!h || !h->n_for_zones)
 			all_zones = false;
-		else if (has_name(e->for_zones, e->n_for_zones, ni->zone))
+		else if (has_name(h->for_zones, h->n_for_zones, ni->zone))
 			for_zone = true;
 	}
 	if (!any_ready)
@@ -280,13 +282,13 @@ static enum topo_mode topology_mode(const struct candidate *c, size_t n, const s
 
 static bool topo_allows(const struct candidate *c, enum topo_mode mode, const struct node_info *ni)
 {
-	const struct kube_endpoint *e = c->src;
+	const struct kube_hints *h = c->hints;
 
 	switch (mode) {
 	case TOPO_SAME_NODE:
-		return has_name(e->for_nodes, e->n_for_nodes, ni->name);
+		return h && has_name(h->for_nodes, h->n_for_nodes, ni->name);
 	case TOPO_SAME_ZONE:
-		return has_name(e->for_zones, e->n_for_zones, ni->zone);
+		return h && has_name(h->for_zones, h->n_for_zones, ni->zone);
 	default:
 		return true;
 	}
@@ -393,10 +395,11 @@ static int count_local_ready(struct kube_slice *const *slices, size_t n_slices, 
 		if (!usable || !slice_of_family(s, family))
 			continue;
 		for (j = 0; j < s->n_endpoints; j++) {
-			const struct kube_endpoint *e = &s->endpoints[j];
+			struct kube_endpoint e;
 
-			if (e->ready && is_local(e, ni))
-				c[n++].ep.ip = e->ip;
+			kube_slice_endpoint(s, j, &e);
+			if (e.ready && is_local(&e, ni))
+				c[n++].ep.ip = e.ip;
 		}
 	}
 	*count = (__u32)dedup(c, n);

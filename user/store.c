@@ -1,7 +1,10 @@
 // SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
 /* The object store; see store.h. One chained hash table type (string key ->
  * pointer) serves the Service map, the slice map, the slice-by-Service index
- * and the string sets used for change reports and relists. */
+ * and the string sets used for change reports and relists. The tables borrow
+ * their keys from what they index (an object's meta.key, a slice list's own
+ * key, a change report's key list): a large cluster has a few hundred
+ * thousand of them. */
 #include <errno.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -13,8 +16,7 @@
 
 struct hent {
 	struct hent *next;
-	uint64_t hash;
-	char *key;
+	const char *key;	/* borrowed: lives as long as the entry */
 	void *val;
 };
 
@@ -45,7 +47,7 @@ static int hmap_init(struct hmap *m)
 	return m->buckets ? 0 : -ENOMEM;
 }
 
-/* Frees the entries and keys, not the values. */
+/* Frees the entries, not the keys or values. */
 static void hmap_destroy(struct hmap *m)
 {
 	size_t i;
@@ -55,7 +57,6 @@ static void hmap_destroy(struct hmap *m)
 
 		for (; e; e = next) {
 			next = e->next;
-			free(e->key);
 			free(e);
 		}
 	}
@@ -64,18 +65,18 @@ static void hmap_destroy(struct hmap *m)
 	m->n = m->n_buckets = 0;
 }
 
-static struct hent **hmap_slot(const struct hmap *m, const char *key, uint64_t h)
+static struct hent **hmap_slot(const struct hmap *m, const char *key)
 {
-	struct hent **pp = &m->buckets[h & (m->n_buckets - 1)];
+	struct hent **pp = &m->buckets[hash_str(key) & (m->n_buckets - 1)];
 
-	while (*pp && ((*pp)->hash != h || strcmp((*pp)->key, key)))
+	while (*pp && strcmp((*pp)->key, key))
 		pp = &(*pp)->next;
 	return pp;
 }
 
 static void *hmap_get(const struct hmap *m, const char *key)
 {
-	struct hent *e = *hmap_slot(m, key, hash_str(key));
+	struct hent *e = *hmap_slot(m, key);
 
 	return e ? e->val : NULL;
 }
@@ -92,9 +93,11 @@ static void hmap_grow(struct hmap *m)
 		struct hent *e = m->buckets[i], *next;
 
 		for (; e; e = next) {
+			size_t j = hash_str(e->key) & (nb - 1);
+
 			next = e->next;
-			e->next = b[e->hash & (nb - 1)];
-			b[e->hash & (nb - 1)] = e;
+			e->next = b[j];
+			b[j] = e;
 		}
 	}
 	free(m->buckets);
@@ -102,24 +105,24 @@ static void hmap_grow(struct hmap *m)
 	m->n_buckets = nb;
 }
 
-/* Sets key to val; *old gets the previous value (NULL if new). */
+/* Sets key to val; *old gets the previous value (NULL if new). The entry
+ * keeps key (not a copy), also when it replaces one. */
 static int hmap_put(struct hmap *m, const char *key, void *val, void **old)
 {
-	uint64_t h = hash_str(key);
-	struct hent **pp = hmap_slot(m, key, h), *e;
+	struct hent **pp = hmap_slot(m, key), *e;
 
 	*old = NULL;
 	if (*pp) {
 		*old = (*pp)->val;
 		(*pp)->val = val;
+		(*pp)->key = key;
 		return 0;
 	}
-	e = calloc(1, sizeof(*e));
-	if (!e || !(e->key = strdup(key))) {
-		free(e);
+	e = malloc(sizeof(*e));
+	if (!e)
 		return -ENOMEM;
-	}
-	e->hash = h;
+	e->next = NULL;
+	e->key = key;
 	e->val = val;
 	*pp = e;
 	if (++m->n > m->n_buckets)
@@ -130,14 +133,13 @@ static int hmap_put(struct hmap *m, const char *key, void *val, void **old)
 /* Removes key; returns its value or NULL. */
 static void *hmap_del(struct hmap *m, const char *key)
 {
-	struct hent **pp = hmap_slot(m, key, hash_str(key)), *e = *pp;
+	struct hent **pp = hmap_slot(m, key), *e = *pp;
 	void *val;
 
 	if (!e)
 		return NULL;
 	*pp = e->next;
 	val = e->val;
-	free(e->key);
 	free(e);
 	m->n--;
 	return val;
@@ -202,7 +204,7 @@ static int changes_add(struct store_changes *chg, const char *key)
 		chg->cap = cap;
 	}
 	k = strdup(key);
-	if (!k || hmap_put(&chg->seen->map, key, k, &old)) {
+	if (!k || hmap_put(&chg->seen->map, k, k, &old)) {
 		free(k);
 		return -ENOMEM;
 	}
@@ -212,11 +214,12 @@ static int changes_add(struct store_changes *chg, const char *key)
 
 /* ---- the store ---------------------------------------------------------- */
 
-/* The slices of one Service. */
+/* The slices of one Service, with the index's key. */
 struct slice_list {
 	struct kube_slice **v;
 	size_t n;
 	size_t cap;
+	char key[];	/* "ns/service" */
 };
 
 struct store {
@@ -283,17 +286,15 @@ static bool same_version(const struct kube_meta *a, const struct kube_meta *b)
 
 int store_upsert_service(struct store *st, struct kube_service *svc, struct store_changes *chg)
 {
-	char key[STORE_KEY_MAX];
-	struct kube_service *old;
+	struct kube_service *old = hmap_get(&st->services, svc->meta.key);
 	void *prev;
 
-	store_key(svc->meta.ns, svc->meta.name, key, sizeof(key));
-	old = hmap_get(&st->services, key);
 	if (old && same_version(&old->meta, &svc->meta)) {
 		kube_service_free(svc);
 		return 0;
 	}
-	if (changes_add(chg, key) || hmap_put(&st->services, key, svc, &prev)) {
+	if (changes_add(chg, svc->meta.key) ||
+	    hmap_put(&st->services, svc->meta.key, svc, &prev)) {
 		kube_service_free(svc);
 		return -ENOMEM;
 	}
@@ -306,13 +307,15 @@ int store_delete_service(struct store *st, const char *ns, const char *name,
 {
 	char key[STORE_KEY_MAX];
 	struct kube_service *old;
+	int err;
 
 	store_key(ns, name, key, sizeof(key));
 	old = hmap_del(&st->services, key);
 	if (!old)
 		return 0;
+	err = changes_add(chg, key);
 	kube_service_free(old);
-	return changes_add(chg, key) ? -ENOMEM : 1;
+	return err ? err : 1;
 }
 
 const struct kube_service *store_get_service(const struct store *st, const char *key)
@@ -342,28 +345,24 @@ int store_for_each_service(const struct store *st,
 
 /* ---- slices and their index ---------------------------------------------- */
 
-static void slice_svc_key(const struct kube_slice *s, char *buf, size_t len)
-{
-	store_key(s->meta.ns, s->service_name, buf, len);
-}
-
 static int index_add(struct store *st, struct kube_slice *s)
 {
-	char key[STORE_KEY_MAX];
-	struct slice_list *l;
+	struct slice_list *l = hmap_get(&st->by_service, s->service_key);
 	void *old;
 
-	slice_svc_key(s, key, sizeof(key));
-	l = hmap_get(&st->by_service, key);
 	if (!l) {
-		l = calloc(1, sizeof(*l));
-		if (!l || hmap_put(&st->by_service, key, l, &old)) {
+		l = calloc(1, sizeof(*l) + strlen(s->service_key) + 1);
+		if (!l)
+			return -ENOMEM;
+		strcpy(l->key, s->service_key);
+		if (hmap_put(&st->by_service, l->key, l, &old)) {
 			free(l);
 			return -ENOMEM;
 		}
 	}
+	/* Most Services have one slice. */
 	if (l->n == l->cap) {
-		size_t cap = l->cap ? l->cap * 2 : 4;
+		size_t cap = l->cap ? l->cap * 2 : 1;
 		struct kube_slice **v = realloc(l->v, cap * sizeof(*v));
 
 		if (!v)
@@ -377,12 +376,9 @@ static int index_add(struct store *st, struct kube_slice *s)
 
 static void index_del(struct store *st, const struct kube_slice *s)
 {
-	char key[STORE_KEY_MAX];
-	struct slice_list *l;
+	struct slice_list *l = hmap_get(&st->by_service, s->service_key);
 	size_t i;
 
-	slice_svc_key(s, key, sizeof(key));
-	l = hmap_get(&st->by_service, key);
 	if (!l)
 		return;
 	for (i = 0; i < l->n && l->v[i] != s; i++)
@@ -390,7 +386,7 @@ static void index_del(struct store *st, const struct kube_slice *s)
 	if (i < l->n)
 		l->v[i] = l->v[--l->n];
 	if (!l->n) {
-		hmap_del(&st->by_service, key);
+		hmap_del(&st->by_service, s->service_key);
 		free(l->v);
 		free(l);
 	}
@@ -399,21 +395,15 @@ static void index_del(struct store *st, const struct kube_slice *s)
 /* Reports the Service the slice belongs to. */
 static int report_slice(struct store_changes *chg, const struct kube_slice *s)
 {
-	char key[STORE_KEY_MAX];
-
-	slice_svc_key(s, key, sizeof(key));
-	return changes_add(chg, key);
+	return changes_add(chg, s->service_key);
 }
 
 int store_upsert_slice(struct store *st, struct kube_slice *slice, struct store_changes *chg)
 {
-	char key[STORE_KEY_MAX];
-	struct kube_slice *old;
+	struct kube_slice *old = hmap_get(&st->slices, slice->meta.key);
 	void *prev;
 	int err;
 
-	store_key(slice->meta.ns, slice->meta.name, key, sizeof(key));
-	old = hmap_get(&st->slices, key);
 	if (old && same_version(&old->meta, &slice->meta)) {
 		kube_slice_free(slice);
 		return 0;
@@ -422,7 +412,7 @@ int store_upsert_slice(struct store *st, struct kube_slice *slice, struct store_
 		kube_slice_free(slice);
 		return -ENOMEM;
 	}
-	if (hmap_put(&st->slices, key, slice, &prev)) {
+	if (hmap_put(&st->slices, slice->meta.key, slice, &prev)) {
 		index_del(st, slice);
 		kube_slice_free(slice);
 		return -ENOMEM;
@@ -479,17 +469,13 @@ struct kube_slice *const *store_slices_of(const struct store *st, const char *sv
 static int relist_keys(struct hmap *set, void *const *items, size_t n, char *const *keep,
 		       size_t n_keep, const struct kube_meta *(*meta)(const void *))
 {
-	char key[STORE_KEY_MAX];
 	void *old;
 	size_t i;
 	int err;
 
 	err = hmap_init(set);
-	for (i = 0; !err && i < n; i++) {
-		const struct kube_meta *m = meta(items[i]);
-
-		err = hmap_put(set, store_key(m->ns, m->name, key, sizeof(key)), set, &old);
-	}
+	for (i = 0; !err && i < n; i++)
+		err = hmap_put(set, meta(items[i])->key, set, &old);
 	for (i = 0; !err && i < n_keep; i++)
 		err = hmap_put(set, keep[i], set, &old);
 	return err;

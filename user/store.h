@@ -23,6 +23,8 @@
 struct store;
 struct strset;
 
+/* The keys (malloc'd, as the array) may be taken over: set keys to NULL and
+ * n and cap to 0 before store_changes_free. */
 struct store_changes {
 	char **keys;		/* Service keys "ns/name", each once */
 	size_t n;

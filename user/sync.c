@@ -9,7 +9,10 @@
 #include "strmap.h"
 #include "sync.h"
 
-/* One programmed backend: an endpoint of one service port. */
+/* One backend of a service port with its value, while a port is built and
+ * applied. Programmed ports keep only the ids: the value of each is in
+ * xlb_backends, read back when the port changes (a million backends would
+ * otherwise be held twice). */
 struct prog_be {
 	union xlb_addr addr;
 	__be16 port;
@@ -23,13 +26,14 @@ struct prog_fe {
 	struct xlb_frontend v;
 };
 
-/* One programmed service port; key NULL while adopted and unclaimed. */
+/* One programmed service port; key NULL while adopted and unclaimed.
+ * Arrays are exactly as long as their count, NULL when empty. */
 struct prog_port {
 	char *key;
 	__u32 svc_id;
 	__u8 proto;
 	struct xlb_service svc;
-	struct prog_be *bes;
+	__u32 *be_ids;		/* distinct backends of ctab and ltab */
 	size_t n_bes;
 	__u32 *ctab, n_ctab;
 	__u32 *ltab, n_ltab;
@@ -40,8 +44,8 @@ struct prog_port {
 };
 
 struct prog_svc {
-	struct prog_port **ports;
 	size_t n;
+	struct prog_port *ports[];
 };
 
 struct sync {
@@ -54,7 +58,6 @@ struct sync {
 	struct xlb_frontend_key *adopted_vips;	/* VIP markers found pinned */
 	size_t n_adopted_vips;
 	struct strmap vips;	/* VIP marker key -> 1 + its reference count */
-	struct strmap fe_owner;	/* frontend key -> owning svc_id */
 	__u32 next_svc, next_be;
 	struct sync_stats st;
 	struct xlb_lpm_key *node_prefixes[2];	/* last programmed pod, svc CIDRs */
@@ -98,7 +101,7 @@ static void port_free(struct prog_port *p)
 	if (!p)
 		return;
 	free(p->key);
-	free(p->bes);
+	free(p->be_ids);
 	free(p->ctab);
 	free(p->ltab);
 	free(p->fes);
@@ -112,7 +115,6 @@ static void svc_free(struct prog_svc *ps)
 		return;
 	for (size_t i = 0; i < ps->n; i++)
 		port_free(ps->ports[i]);
-	free(ps->ports);
 	free(ps);
 }
 
@@ -127,7 +129,6 @@ struct sync *sync_new(struct xlb_maps *maps, bool maglev)
 	strmap_init(&s->svcs);
 	strmap_init(&s->adopted);
 	strmap_init(&s->vips);
-	strmap_init(&s->fe_owner);
 	s->next_svc = 1;
 	s->next_be = 1;
 	return s;
@@ -150,7 +151,6 @@ void sync_free(struct sync *s)
 	free(s->adopted_vips);
 	strmap_free(&s->adopted);
 	strmap_free(&s->vips);
-	strmap_free(&s->fe_owner);
 	free(s->node_prefixes[0]);
 	free(s->node_prefixes[1]);
 	free(s->node_addrs);
@@ -207,19 +207,18 @@ static int read_table(struct sync *s, __u32 svc_id, const struct xlb_service *sv
 static int add_backend_once(struct sync *s, struct prog_port *p, __u32 id)
 {
 	struct xlb_backend b;
-	struct prog_be *grown;
+	__u32 *grown;
 
 	for (size_t i = 0; i < p->n_bes; i++)
-		if (p->bes[i].id == id)
+		if (p->be_ids[i] == id)
 			return 0;
 	if (bpf_map_lookup_elem(s->maps->fd[XLB_MAP_BACKENDS], &id, &b))
 		return 0;
-	grown = realloc(p->bes, (p->n_bes + 1) * sizeof(*grown));
+	grown = realloc(p->be_ids, (p->n_bes + 1) * sizeof(*grown));
 	if (!grown)
 		return -ENOMEM;
-	p->bes = grown;
-	p->bes[p->n_bes++] = (struct prog_be){ .addr = b.addr, .port = b.port, .family = b.family,
-					       .local = !!(b.flags & XLB_BE_LOCAL), .id = id };
+	p->be_ids = grown;
+	p->be_ids[p->n_bes++] = id;
 	if (id >= s->next_be)
 		s->next_be = id + 1;
 	return 0;
@@ -283,8 +282,6 @@ static int adopt_frontend(const void *key, const void *value, void *arg)
 		return -ENOMEM;
 	p->fes = grown;
 	p->fes[p->n_fes++] = (struct prog_fe){ .k = *k, .v = *v };
-	if (strmap_put(&s->fe_owner, ks, (void *)(uintptr_t)v->svc_id))
-		return -ENOMEM;
 	return strmap_put(&s->adopted, ks, p);
 }
 
@@ -405,16 +402,41 @@ static struct prog_port *claim_adopted(struct sync *s, const struct model_svc_po
 	return NULL;
 }
 
-static __u32 backend_id(struct sync *s, const struct prog_port *op, const struct prog_be *want)
-{
-	for (size_t i = 0; op && i < op->n_bes; i++) {
-		const struct prog_be *b = &op->bes[i];
+/* The backends of a built port with their values (see struct prog_be). */
+struct be_list {
+	struct prog_be *v;
+	size_t n;
+};
 
-		if (b->family == want->family && b->port == want->port &&
-		    b->local == want->local && !memcmp(&b->addr, &want->addr, sizeof(b->addr)))
-			return b->id;
+/* op's backends with their values, read back from xlb_backends; an id
+ * that cannot be read is left out (its endpoint gets a new id). */
+static int load_backends(struct sync *s, const struct prog_port *op, struct be_list *out)
+{
+	struct xlb_backend b;
+
+	out->n = 0;
+	out->v = op && op->n_bes ? calloc(op->n_bes, sizeof(*out->v)) : NULL;
+	if (op && op->n_bes && !out->v)
+		return -ENOMEM;
+	for (size_t i = 0; op && i < op->n_bes; i++) {
+		if (bpf_map_lookup_elem(s->maps->fd[XLB_MAP_BACKENDS], &op->be_ids[i], &b))
+			continue;
+		out->v[out->n++] = (struct prog_be){ .addr = b.addr, .port = b.port,
+						     .family = b.family,
+						     .local = !!(b.flags & XLB_BE_LOCAL),
+						     .id = op->be_ids[i] };
 	}
-	return s->next_be++;
+	return 0;
+}
+
+static int find_be(const struct be_list *l, const struct prog_be *want)
+{
+	for (size_t i = 0; i < l->n; i++)
+		if (l->v[i].family == want->family && l->v[i].port == want->port &&
+		    l->v[i].local == want->local &&
+		    !memcmp(&l->v[i].addr, &want->addr, sizeof(want->addr)))
+			return (int)i;
+	return -1;
 }
 
 static struct prog_be be_of(const struct model_endpoint *ep)
@@ -426,34 +448,30 @@ static struct prog_be be_of(const struct model_endpoint *ep)
 	return b;
 }
 
-static int find_be(const struct prog_port *p, const struct prog_be *want)
-{
-	for (size_t i = 0; i < p->n_bes; i++)
-		if (p->bes[i].port == want->port && p->bes[i].local == want->local &&
-		    !memcmp(&p->bes[i].addr, &want->addr, sizeof(want->addr)))
-			return (int)i;
-	return -1;
-}
-
 /* Ids of eps in order, or their Maglev table. A Maglev table keeps its size
  * (old_m) while that is big enough: a new size would move every flow. */
-static int build_table(struct sync *s, const struct prog_port *np,
+static int build_table(struct sync *s, const struct be_list *bes,
 		       const struct model_endpoint *eps, size_t n, __u32 old_m,
 		       __u32 **tab, __u32 *n_tab)
 {
 	char (*names)[64] = NULL;
 	const char **namep = NULL;
-	__u32 *ids = calloc(n ? n : 1, sizeof(*ids)), m;
+	__u32 *ids, m;
 	int rc = -ENOMEM;
 
+	*tab = NULL;
+	*n_tab = 0;
+	if (!n)
+		return 0;
+	ids = calloc(n, sizeof(*ids));
 	if (!ids)
 		return rc;
 	for (size_t i = 0; i < n; i++) {
 		struct prog_be b = be_of(&eps[i]);
 
-		ids[i] = np->bes[find_be(np, &b)].id;
+		ids[i] = bes->v[find_be(bes, &b)].id;
 	}
-	if (!s->maglev || !n) {
+	if (!s->maglev) {
 		*tab = ids;
 		*n_tab = n;
 		return 0;
@@ -480,68 +498,99 @@ static int build_table(struct sync *s, const struct prog_port *np,
 	return rc;
 }
 
-static int add_endpoints(struct sync *s, struct prog_port *np, const struct prog_port *op,
-			 const struct model_endpoint *eps, size_t n)
+/* Each distinct endpoint once, with op's id for it when op had it. */
+static void add_endpoints(struct sync *s, struct be_list *bes, const struct be_list *old,
+			  const struct model_endpoint *eps, size_t n)
 {
 	for (size_t i = 0; i < n; i++) {
 		struct prog_be b = be_of(&eps[i]);
+		int j;
 
-		if (find_be(np, &b) >= 0)
+		if (find_be(bes, &b) >= 0)
 			continue;
-		b.id = backend_id(s, op, &b);
-		np->bes[np->n_bes++] = b;
+		j = find_be(old, &b);
+		b.id = j >= 0 ? old->v[j].id : s->next_be++;
+		bes->v[bes->n++] = b;
+	}
+}
+
+static void *dup_array(const void *src, size_t n, size_t size)
+{
+	void *p = n ? malloc(n * size) : NULL;
+
+	if (p)
+		memcpy(p, src, n * size);
+	return p;
+}
+
+/* The frontends of dp, NodePorts once per family (they share one entry). */
+static int build_frontends(const struct model_svc_port *dp, struct prog_port *np)
+{
+	np->fes = dp->n_fes ? calloc(dp->n_fes, sizeof(*np->fes)) : NULL;
+	if (dp->n_fes && !np->fes)
+		return -ENOMEM;
+	for (size_t i = 0; i < dp->n_fes; i++) {
+		struct prog_fe fe;
+		size_t j;
+
+		fe_from_model(&dp->fes[i], dp->family, np->svc_id, &fe);
+		for (j = 0; j < np->n_fes && memcmp(&np->fes[j].k, &fe.k, sizeof(fe.k)); j++)
+			;
+		if (j == np->n_fes)
+			np->fes[np->n_fes++] = fe;
 	}
 	return 0;
 }
 
+/* np for dp, reusing op's svc_id and backend ids; bes gets np's backends
+ * with their values, for program_port. */
 static struct prog_port *build_port(struct sync *s, const struct model_svc_port *dp,
-				    const struct prog_port *op)
+				    const struct prog_port *op, struct be_list *bes)
 {
 	struct prog_port *np = calloc(1, sizeof(*np));
+	struct be_list old = {};
+	size_t max = dp->n_cluster + dp->n_local;
 
-	if (!np)
-		return NULL;
+	bes->n = 0;
+	bes->v = max ? calloc(max, sizeof(*bes->v)) : NULL;
+	if (!np || (max && !bes->v) || load_backends(s, op, &old))
+		goto fail;
 	np->key = strdup(dp->key);
 	np->svc_id = op ? op->svc_id : s->next_svc++;
 	np->proto = dp->proto;
 	np->svc.flags = dp->flags | (s->maglev ? XLB_SVC_MAGLEV : 0);
 	np->svc.affinity_timeout = dp->affinity_timeout;
-	np->bes = calloc(dp->n_cluster + dp->n_local + 1, sizeof(*np->bes));
-	np->fes = calloc(dp->n_fes + 1, sizeof(*np->fes));
-	np->ranges = calloc(dp->n_source_ranges + 1, sizeof(*np->ranges));
-	if (!np->key || !np->bes || !np->fes || !np->ranges)
-		goto fail;
-	add_endpoints(s, np, op, dp->cluster, dp->n_cluster);
-	add_endpoints(s, np, op, dp->local, dp->n_local);
-	if (build_table(s, np, dp->cluster, dp->n_cluster, op && s->maglev ? op->n_ctab : 0,
-			&np->ctab, &np->n_ctab) ||
-	    build_table(s, np, dp->local, dp->n_local, op && s->maglev ? op->n_ltab : 0,
-			&np->ltab, &np->n_ltab))
-		goto fail;
-	for (size_t i = 0; i < dp->n_fes; i++) {
-		struct prog_fe fe;
-
-		fe_from_model(&dp->fes[i], dp->family, np->svc_id, &fe);
-		for (size_t j = 0; j < np->n_fes; j++)
-			if (!memcmp(&np->fes[j].k, &fe.k, sizeof(fe.k)))
-				goto dup;	/* NodePorts share one entry per family */
-		np->fes[np->n_fes++] = fe;
-dup:;
-	}
-	memcpy(np->ranges, dp->source_ranges, dp->n_source_ranges * sizeof(*np->ranges));
+	add_endpoints(s, bes, &old, dp->cluster, dp->n_cluster);
+	add_endpoints(s, bes, &old, dp->local, dp->n_local);
+	np->n_bes = bes->n;
+	np->be_ids = bes->n ? calloc(bes->n, sizeof(*np->be_ids)) : NULL;
+	for (size_t i = 0; np->be_ids && i < bes->n; i++)
+		np->be_ids[i] = bes->v[i].id;
+	np->ranges = dup_array(dp->source_ranges, dp->n_source_ranges, sizeof(*np->ranges));
 	np->n_ranges = dp->n_source_ranges;
+	if (!np->key || (bes->n && !np->be_ids) || (np->n_ranges && !np->ranges) ||
+	    build_table(s, bes, dp->cluster, dp->n_cluster, op && s->maglev ? op->n_ctab : 0,
+			&np->ctab, &np->n_ctab) ||
+	    build_table(s, bes, dp->local, dp->n_local, op && s->maglev ? op->n_ltab : 0,
+			&np->ltab, &np->n_ltab) ||
+	    build_frontends(dp, np))
+		goto fail;
+	free(old.v);
 	return np;
 fail:
+	free(old.v);
+	free(bes->v);
+	bes->v = NULL;
 	port_free(np);
 	return NULL;
 }
 
 /* ---- applying ----------------------------------------------------------- */
 
-static bool has_be(const struct prog_port *p, const struct prog_be *b)
+static bool has_be(const struct prog_port *p, __u32 id)
 {
 	for (size_t i = 0; p && i < p->n_bes; i++)
-		if (p->bes[i].id == b->id)
+		if (p->be_ids[i] == id)
 			return true;
 	return false;
 }
@@ -568,8 +617,8 @@ static bool same_tables(const struct prog_port *a, const struct prog_port *b)
 	return a->svc.flags == b->svc.flags &&
 	       a->svc.affinity_timeout == b->svc.affinity_timeout &&
 	       a->n_ctab == b->n_ctab && a->n_ltab == b->n_ltab &&
-	       !memcmp(a->ctab, b->ctab, a->n_ctab * sizeof(*a->ctab)) &&
-	       !memcmp(a->ltab, b->ltab, a->n_ltab * sizeof(*a->ltab));
+	       (!a->n_ctab || !memcmp(a->ctab, b->ctab, a->n_ctab * sizeof(*a->ctab))) &&
+	       (!a->n_ltab || !memcmp(a->ltab, b->ltab, a->n_ltab * sizeof(*a->ltab)));
 }
 
 static int set_backend(struct sync *s, const struct prog_be *b)
@@ -612,29 +661,32 @@ static void vip_ref(struct sync *s, const struct prog_fe *fe, int delta)
 		s->st.errors++;
 }
 
+/* Another service may have claimed the same frontend since: the map entry
+ * names its owner (no copy of the owners is kept). */
+static bool owns_fe(struct sync *s, const struct prog_fe *fe)
+{
+	struct xlb_frontend v;
+
+	return !bpf_map_lookup_elem(s->maps->fd[XLB_MAP_FRONTENDS], &fe->k, &v) &&
+	       v.svc_id == fe->v.svc_id;
+}
+
 static void del_fe(struct sync *s, const struct prog_fe *fe)
 {
 	char ks[FE_STRLEN];
 
-	fe_str(&fe->k, ks);
 	vip_ref(s, fe, -1);
-	/* Another service may have claimed the same frontend since. */
-	if ((uintptr_t)strmap_get(&s->fe_owner, ks) != fe->v.svc_id)
+	if (!owns_fe(s, fe))
 		return;
-	strmap_del(&s->fe_owner, ks);
+	fe_str(&fe->k, ks);
 	strmap_del(&s->adopted, ks);
 	count_write(s, maps_del_frontend(s->maps, &fe->k));
 }
 
 static void put_fe(struct sync *s, const struct prog_fe *fe, bool new_ref)
 {
-	char ks[FE_STRLEN];
-
-	fe_str(&fe->k, ks);
 	if (new_ref)
 		vip_ref(s, fe, 1);
-	if (strmap_put(&s->fe_owner, ks, (void *)(uintptr_t)fe->v.svc_id))
-		s->st.errors++;
 	count_write(s, maps_set_frontend(s->maps, &fe->k, &fe->v));
 }
 
@@ -660,31 +712,31 @@ static void remove_stale(struct sync *s, const struct prog_port *op, const struc
 	for (size_t i = 0; i < op->n_bes; i++) {
 		__u32 *grown;
 
-		if (has_be(np, &op->bes[i]))
+		if (has_be(np, op->be_ids[i]))
 			continue;
-		count_write(s, maps_del_backend(s->maps, op->bes[i].id));
+		count_write(s, maps_del_backend(s->maps, op->be_ids[i]));
 		if (op->proto != IPPROTO_UDP)
 			continue;
 		grown = realloc(*flush, (*n_flush + 1) * sizeof(*grown));
 		if (!grown)
 			continue;
 		*flush = grown;
-		(*flush)[(*n_flush)++] = op->bes[i].id;
+		(*flush)[(*n_flush)++] = op->be_ids[i];
 	}
 }
 
 /* Add phase: backends, tables, ranges, frontends. A failure before the
  * tables switch leaves op fully in charge (new backends are removed). */
 static int program_port(struct sync *s, struct prog_port *np, const struct prog_port *op,
-			char *err, size_t errlen)
+			const struct be_list *bes, char *err, size_t errlen)
 {
 	union xlb_addr a;
 	size_t i;
 	int rc = 0;
 
-	for (i = 0; i < np->n_bes && !rc; i++)
-		if (!has_be(op, &np->bes[i]))
-			rc = set_backend(s, &np->bes[i]);
+	for (i = 0; i < bes->n && !rc; i++)
+		if (!has_be(op, bes->v[i].id))
+			rc = set_backend(s, &bes->v[i]);
 	if (!rc && (!op || !same_tables(op, np)))
 		rc = count_write(s, maps_publish_service(s->maps, np->svc_id, &np->svc, np->ctab,
 							 np->n_ctab, np->ltab, np->n_ltab));
@@ -692,8 +744,8 @@ static int program_port(struct sync *s, struct prog_port *np, const struct prog_
 		snprintf(err, errlen, "%s: program backends and tables: %s", np->key,
 			 strerror(-rc));
 		while (i--)
-			if (!has_be(op, &np->bes[i]))
-				count_write(s, maps_del_backend(s->maps, np->bes[i].id));
+			if (!has_be(op, bes->v[i].id))
+				count_write(s, maps_del_backend(s->maps, bes->v[i].id));
 		return rc;
 	}
 	for (i = 0; i < np->n_ranges; i++) {
@@ -738,16 +790,15 @@ int sync_apply_service(struct sync *s, const char *svc_key, const struct model_s
 	size_t n_flush = 0;
 	int rc = 0, prc;
 
-	ns = calloc(1, sizeof(*ns));
-	if (!ns || !(ns->ports = calloc(desired->n_ports + (old ? old->n : 0) + 1,
-					 sizeof(*ns->ports)))) {
-		free(ns);
+	ns = calloc(1, sizeof(*ns) + desired->n_ports * sizeof(ns->ports[0]));
+	if (!ns) {
 		snprintf(err, errlen, "%s: out of memory", svc_key);
 		return -ENOMEM;
 	}
 	for (size_t i = 0; i < desired->n_ports; i++) {
 		const struct model_svc_port *dp = &desired->ports[i];
 		struct prog_port *op = take_port(old, dp->key), *np;
+		struct be_list bes;
 
 		if (!op && (op = claim_adopted(s, dp))) {
 			forget_adopted(s, op);
@@ -756,8 +807,9 @@ int sync_apply_service(struct sync *s, const char *svc_key, const struct model_s
 			for (size_t j = 0; j < op->n_fes; j++)
 				vip_ref(s, &op->fes[j], 1);
 		}
-		np = build_port(s, dp, op);
-		prc = np ? program_port(s, np, op, err, errlen) : -ENOMEM;
+		np = build_port(s, dp, op, &bes);
+		prc = np ? program_port(s, np, op, &bes, err, errlen) : -ENOMEM;
+		free(bes.v);
 		if (prc) {
 			if (!np)
 				snprintf(err, errlen, "%s: out of memory", dp->key);

@@ -67,14 +67,21 @@ static void chk_dual_svc(void *o)
 static void chk_dual_v6_slice(void *o)
 {
 	struct kube_slice *s = o;
+	struct kube_endpoint e0 = {}, e1 = {};
 
+	if (s->n_endpoints == 2) {
+		kube_slice_endpoint(s, 0, &e0);
+		kube_slice_endpoint(s, 1, &e1);
+	}
 	CHECK(s->addr_type == KUBE_ADDR_IPV6 && s->n_endpoints == 2 &&
-	      ip_is(&s->endpoints[0].ip, "fd00:10:244:2::a314"), "IPv6 endpoints");
-	CHECK(!strcmp(s->service_name, "echo-dualstack") && s->n_ports == 2, "label and ports");
+	      ip_is(&e0.ip, "fd00:10:244:2::a314"), "IPv6 endpoints");
+	CHECK(!strcmp(s->service_name, "echo-dualstack") && s->n_ports == 2 &&
+	      !strcmp(s->service_key, "default/echo-dualstack"), "label and ports");
 	CHECK(s->trigger_time_ns == 1663020624LL * 1000000000, "trigger time %lld",
 	      (long long)s->trigger_time_ns);
-	CHECK(s->endpoints[0].ready && s->endpoints[0].serving && !s->endpoints[0].terminating &&
-	      !strcmp(s->endpoints[0].node_name, "dual-stack-worker2"), "conditions and node");
+	CHECK(e0.ready && e0.serving && !e0.terminating && !e0.hints &&
+	      !strcmp(e0.node_name, "dual-stack-worker2"), "conditions and node");
+	CHECK(e1.node_name && !strcmp(e1.node_name, "dual-stack-worker"), "second endpoint");
 }
 
 static void chk_eip_svc(void *o)
@@ -90,11 +97,15 @@ static void chk_eip_svc(void *o)
 static void chk_topo_slice(void *o)
 {
 	struct kube_slice *s = o;
+	struct kube_endpoint e = {};
 
-	CHECK(s->n_endpoints == 1 && s->endpoints[0].n_for_zones == 2 &&
-	      !strcmp(s->endpoints[0].for_zones[1], "bar") && !strcmp(s->endpoints[0].zone, "foo"),
-	      "zone hints");
-	CHECK(!s->meta.resource_version[0] && !s->meta.uid[0], "absent uid/resourceVersion are \"\"");
+	if (s->n_endpoints == 1)
+		kube_slice_endpoint(s, 0, &e);
+	CHECK(s->n_endpoints == 1 && e.hints && e.hints->n_for_zones == 2 &&
+	      !strcmp(e.hints->for_zones[1], "bar"), "zone hints");
+	CHECK(!s->meta.resource_version[0] && !strcmp(s->meta.key, "test/echo-eps1") &&
+	      !strcmp(s->meta.ns, "test") && !strcmp(s->meta.name, "echo-eps1"),
+	      "key, namespace, name; absent resourceVersion is \"\"");
 }
 
 static void chk_tp_local(void *o)
@@ -587,6 +598,37 @@ static void test_skips(void)
 	test_end();
 }
 
+/* Node and port names repeat across slices: one shared copy, which
+ * outlives the first slice freed. */
+static void test_shared_names(void)
+{
+	cJSON *j = parse_quoted("{" SM ",'addressType':'IPv4','ports':[{'name':'http','port':80}],"
+				"'endpoints':[{'addresses':['10.0.0.1'],'nodeName':'n1'},"
+				"{'addresses':['10.0.0.2'],'nodeName':'n1'}]}");
+	struct kube_slice *a = NULL, *b = NULL;
+	struct kube_endpoint ea, eb, eb1;
+	struct decode_err err;
+
+	test_begin("node_and_port_names_shared");
+	if (CHECK(!decode_slice(j, &a, &err) && !decode_slice(j, &b, &err), "%s", err.msg) &&
+	    CHECK(a->n_endpoints == 2 && b->n_endpoints == 2, "endpoints kept")) {
+		kube_slice_endpoint(a, 0, &ea);
+		kube_slice_endpoint(b, 0, &eb);
+		CHECK(ea.node_name == eb.node_name && a->ports[0].name == b->ports[0].name,
+		      "one copy");
+		kube_slice_free(a);
+		a = NULL;
+		kube_slice_endpoint(b, 1, &eb1);
+		CHECK(!strcmp(eb1.node_name, "n1") && !strcmp(b->ports[0].name, "http") &&
+		      ip_is(&eb1.ip, "10.0.0.2") && eb1.ready && !eb1.terminating,
+		      "still valid after the other slice is freed");
+	}
+	kube_slice_free(a);
+	kube_slice_free(b);
+	cJSON_Delete(j);
+	test_end();
+}
+
 static void test_ipaddr(void)
 {
 	static const struct {
@@ -673,6 +715,7 @@ int main(void)
 		run_bad(&bads[i]);
 	test_too_large();
 	test_skips();
+	test_shared_names();
 	test_ipaddr();
 	test_rfc3339();
 	return test_exit_status();
