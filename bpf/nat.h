@@ -46,16 +46,17 @@ static __always_inline __u32 diff16(__u16 old, __u16 new)
 	return csum_add((__u16)~old, new);
 }
 
-/* The ones-complement difference of n words changing from -> to, as
- * bpf_csum_diff() computes it, without the helper call. */
+/* The ones-complement difference of n (1, 2 or 4) words changing from ->
+ * to, as bpf_csum_diff() computes it, without the helper call. Written out:
+ * clang leaves a 4-trip loop here rolled, which costs IPv6 a dozen ns. */
 static __always_inline __u32 words_diff(const __be32 *from, const __be32 *to, int n)
 {
-	__u64 s = 0;
-	int i;
+	__u64 s = (__u32)~from[0] + (__u64)to[0];
 
-#pragma unroll
-	for (i = 0; i < n; i++)
-		s += (__u32)~from[i] + (__u64)to[i];
+	if (n > 1)
+		s += (__u32)~from[1] + (__u64)to[1];
+	if (n > 2)
+		s += (__u32)~from[2] + (__u64)to[2] + (__u32)~from[3] + (__u64)to[3];
 	s = (s & 0xffffffff) + (s >> 32);
 	s = (s & 0xffffffff) + (s >> 32);
 	return s;
