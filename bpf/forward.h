@@ -108,6 +108,7 @@ static __always_inline int reflect(XLB_CTX *ctx)
 	return XDP_TX;
 }
 #else
+/* kept is unused: bpf_redirect_neigh() resolves the neighbour itself. */
 static __noinline int forward(XLB_CTX *ctx, struct xlb_pkt *p, const struct xlb_tuple *t,
 			      const struct xlb_inner *in, struct xlb_next_hop *kept)
 {

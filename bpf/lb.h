@@ -371,12 +371,13 @@ static __always_inline int ct_usable(const struct xlb_config *cfg, const struct 
  * *t is the tuple to rewrite to (tg->t, or a cached copy) and *nh where the
  * flow keeps its next hop (NULL for a new flow). */
 static __always_inline int track(XLB_CTX *ctx, struct xlb_pkt *p, const struct xlb_config *cfg,
-				 struct xlb_target *tg, const struct xlb_tuple **t,
-				 struct xlb_next_hop **nh)
+				 const struct xlb_tuple **t, struct xlb_next_hop **nh)
 {
 	struct xlb_fc_slot *slot = NULL;
+	struct xlb_target *tg;
 	struct xlb_ct_entry *e;
 	struct xlb_ct_key k;
+	__u32 zero = 0;
 	__u64 now;
 
 	if (p->frag == XLB_FRAG_LATER && frag_recall(p))
@@ -391,6 +392,10 @@ static __always_inline int track(XLB_CTX *ctx, struct xlb_pkt *p, const struct x
 			return XLB_FORWARD;
 		}
 	}
+	tg = bpf_map_lookup_elem(&xlb_target_scratch, &zero);
+	if (!tg)
+		return verdict_skip(XLB_SKIP_NOT_SERVICE);
+	*t = &tg->t;
 	e = bpf_map_lookup_elem(&xlb_conntrack, &k);
 	if (e && ct_usable(cfg, e, p, now)) {
 		ct_touch(e, p, now);
@@ -425,15 +430,17 @@ static __always_inline int xlb_process(XLB_CTX *ctx)
 	if (res)
 		return verdict_drop(XLB_DROP_MALFORMED);
 	cfg = bpf_map_lookup_elem(&xlb_config, &zero);
-	tg = bpf_map_lookup_elem(&xlb_target_scratch, &zero);
-	if (!cfg || !tg)
+	if (!cfg)
 		return verdict_skip(XLB_SKIP_NOT_SERVICE);
-	t = &tg->t;
 	if (p.proto == XLB_IPPROTO_ICMP || p.proto == XLB_IPPROTO_ICMPV6) {
+		tg = bpf_map_lookup_elem(&xlb_target_scratch, &zero);
+		if (!tg)
+			return verdict_skip(XLB_SKIP_NOT_SERVICE);
+		t = &tg->t;
 		in = &tg->in;
 		res = icmp_error_translate(ctx, &p, &tg->t, in);
 	} else {
-		res = track(ctx, &p, cfg, tg, &t, &nh);
+		res = track(ctx, &p, cfg, &t, &nh);
 	}
 	if (res != XLB_FORWARD)
 		return res;
