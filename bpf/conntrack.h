@@ -25,17 +25,6 @@ static __always_inline __u64 xlb_now(void)
 	return bpf_ktime_get_coarse_ns();
 }
 
-static __always_inline void ct_key_of(struct xlb_ct_key *k, const struct xlb_pkt *p)
-{
-	__builtin_memset(k, 0, sizeof(*k));
-	k->saddr = p->saddr;
-	k->daddr = p->daddr;
-	k->sport = p->sport;
-	k->dport = p->dport;
-	k->proto = p->proto;
-	k->family = p->family;
-}
-
 static __always_inline __u64 ct_timeout(const struct xlb_config *cfg, __u8 proto, __u8 state)
 {
 	if (proto == XLB_IPPROTO_UDP)

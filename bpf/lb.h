@@ -208,13 +208,8 @@ static __noinline int ct_create(const struct xlb_config *cfg, const struct xlb_p
 	e->nat_sport = t->sport;
 	e->nat_dport = t->dport;
 	e->flags = c->snat ? XLB_CT_SNAT : 0;
-	ct_key_of(&k, p);
-	if (bpf_map_update_elem(&xlb_conntrack, &k, e, BPF_ANY)) {
-		k.saddr = c->be.addr;
-		k.daddr = t->saddr;
-		k.sport = c->be.port;
-		k.dport = t->sport;
-		bpf_map_delete_elem(&xlb_conntrack, &k);
+	if (bpf_map_update_elem(&xlb_conntrack, &p->key, e, BPF_ANY)) {
+		bpf_map_delete_elem(&xlb_conntrack, &k);	/* still the reply key */
 		return -1;
 	}
 	return 0;
@@ -376,17 +371,15 @@ static __always_inline int track(XLB_CTX *ctx, struct xlb_pkt *p, const struct x
 	struct xlb_fc_slot *slot = NULL;
 	struct xlb_target *tg;
 	struct xlb_ct_entry *e;
-	struct xlb_ct_key k;
 	__u32 zero = 0;
 	__u64 now;
 
 	if (p->frag == XLB_FRAG_LATER && frag_recall(p))
 		return verdict_skip(XLB_SKIP_FRAGMENT);
 	now = xlb_now();
-	ct_key_of(&k, p);
 	if (fc_eligible(cfg, p)) {
-		slot = fc_slot(&k);
-		if (fc_hit(slot, &k, cfg, now)) {
+		slot = fc_slot(&p->key);
+		if (fc_hit(slot, &p->key, cfg, now)) {
 			*t = &slot->t;
 			*nh = &slot->nh;
 			return XLB_FORWARD;
@@ -396,7 +389,7 @@ static __always_inline int track(XLB_CTX *ctx, struct xlb_pkt *p, const struct x
 	if (!tg)
 		return verdict_skip(XLB_SKIP_NOT_SERVICE);
 	*t = &tg->t;
-	e = bpf_map_lookup_elem(&xlb_conntrack, &k);
+	e = bpf_map_lookup_elem(&xlb_conntrack, &p->key);
 	if (e && ct_usable(cfg, e, p, now)) {
 		ct_touch(e, p, now);
 		tg->t.saddr = e->nat_saddr;
@@ -404,7 +397,7 @@ static __always_inline int track(XLB_CTX *ctx, struct xlb_pkt *p, const struct x
 		tg->t.sport = e->nat_sport;
 		tg->t.dport = e->nat_dport;
 		frag_remember(p);
-		fc_fill(slot, &k, e, cfg, now);
+		fc_fill(slot, &p->key, e, cfg, now);
 		*nh = &e->nh;
 		return XLB_FORWARD;
 	}

@@ -31,21 +31,32 @@ enum xlb_frag {
 /* Offsets, not pointers: a helper that may move the packet invalidates
  * pointers, and the libraries re-derive them from these. */
 struct xlb_pkt {
-	union xlb_addr saddr;
-	union xlb_addr daddr;
-	__be16 sport;		/* ICMP: echo id (both), or 0 */
-	__be16 dport;
+	/* The tuple, laid out as its conntrack key: lookups use &key as is. */
+	union {
+		struct xlb_ct_key key;
+		struct {
+			union xlb_addr saddr;
+			union xlb_addr daddr;
+			__be16 sport;	/* ICMP: echo id (both), or 0 */
+			__be16 dport;
+			__u8 proto;
+			__u8 family;
+			__u16 key_pad;	/* 0 */
+		};
+	};
 	__u16 l3_off;
 	__u16 l4_off;
 	__u16 l3_len;		/* IP total length (v4) or header + payload (v6) */
-	__u8 family;
-	__u8 proto;
 	__u8 tcp_flags;
 	__u8 frag;		/* enum xlb_frag */
 	__u8 icmp_type;
 	__u8 icmp_code;
 	__u32 frag_id;
 };
+
+_Static_assert(__builtin_offsetof(struct xlb_pkt, family) ==
+	       __builtin_offsetof(struct xlb_ct_key, family) && sizeof(struct xlb_ct_key) == 40,
+	       "xlb_pkt's tuple must be an xlb_ct_key");
 
 static __always_inline int addr_eq(const union xlb_addr *a, const union xlb_addr *b)
 {
