@@ -54,23 +54,22 @@ static __always_inline int fc_eligible(const struct xlb_config *cfg, const struc
 	       !(p->tcp_flags & (TCPF_SYN | TCPF_FIN | TCPF_RST));
 }
 
-/* A hash short enough to cost a few cycles: sums of each address's words
- * (independent additions), the source's rotated so that a flow and its
- * mirror differ, mixed with the ports, protocol and family by one multiply.
+_Static_assert(sizeof(struct xlb_ct_key) == 40 && XLB_FC_SLOTS == 1 << 10,
+	       "fc_slot() and fc_key_eq() read five words, fc_slot() makes 10 bits");
+
+/* A hash short enough to cost a few cycles, over the key's five 64-bit
+ * words: the sum of each address's halves (the source's rotated, so a flow
+ * and its mirror differ), the ports, protocol and family, one multiply.
  * A collision only costs a conntrack lookup. */
 static __always_inline struct xlb_fc_slot *fc_slot(const struct xlb_ct_key *k)
 {
-	__u32 src = k->saddr.v6[0] + k->saddr.v6[1] + k->saddr.v6[2] + k->saddr.v6[3];
-	__u32 dst = k->daddr.v6[0] + k->daddr.v6[1] + k->daddr.v6[2] + k->daddr.v6[3];
-	__u32 ports = ((__u32)k->sport << 16 | k->dport) ^ ((__u32)k->proto << 8 | k->family);
-	__u32 h, idx;
+	const __u64 *w = (const void *)k;
+	__u64 src = w[0] + w[1], dst = w[2] + w[3];
+	__u32 idx;
 
-	h = ((src << 13 | src >> 19) ^ dst ^ ports) * 0x9e3779b1;
-	idx = h >> 22;	/* log2(XLB_FC_SLOTS) = 10 */
-	return bpf_map_lookup_elem(&xlb_flow_cache, &idx);
+	idx = (((src << 13 | src >> 51) ^ dst ^ w[4]) * 0x9e3779b97f4a7c15ULL) >> 54;
+	return bpf_map_lookup_elem(&xlb_flow_cache, &idx);	/* 2^10 slots */
 }
-
-_Static_assert(sizeof(struct xlb_ct_key) == 40, "fc_key_eq() compares five words");
 
 static __always_inline int fc_key_eq(const struct xlb_ct_key *a, const struct xlb_ct_key *b)
 {

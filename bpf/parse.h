@@ -31,7 +31,8 @@ enum xlb_frag {
 /* Offsets, not pointers: a helper that may move the packet invalidates
  * pointers, and the libraries re-derive them from these. */
 struct xlb_pkt {
-	/* The tuple, laid out as its conntrack key: lookups use &key as is. */
+	/* The tuple, laid out as its conntrack key: lookups use &key as is
+	 * (8-aligned: the flow cache reads it in 64-bit words). */
 	union {
 		struct xlb_ct_key key;
 		struct {
@@ -43,7 +44,7 @@ struct xlb_pkt {
 			__u8 family;
 			__u16 key_pad;	/* 0 */
 		};
-	};
+	} __attribute__((aligned(8)));
 	__u16 l3_off;
 	__u16 l4_off;
 	__u16 l3_len;		/* IP total length (v4) or header + payload (v6) */
