@@ -128,6 +128,7 @@ static void test_endpoint_change_and_udp_flush(void)
 	struct xlb_ct_key k1 = { .sport = 1, .proto = IPPROTO_UDP, .family = 4 };
 	struct xlb_ct_key k2 = { .sport = 2, .proto = IPPROTO_UDP, .family = 4 };
 	struct xlb_service before, after;
+	struct xlb_config cfg0, cfg1;
 	struct model_state ms;
 	__u32 svc_id, ids[4], old_ids[4];
 	char err[256];
@@ -146,7 +147,15 @@ static void test_endpoint_change_and_udp_flush(void)
 	e.backend_id = old_ids[1];
 	bpf_map_update_elem(dpt_dp.maps.fd[XLB_MAP_CONNTRACK], &k2, &e, BPF_ANY);
 	model_one(&ms, "u", IPPROTO_UDP, "198.19.0.11", eps_bc, 2);
+	maps_get_config(&dpt_dp.maps, &cfg0);
 	CHECK(!sync_apply_service(s, "ns/u", &ms, err, sizeof(err)), "apply: %s", err);
+	maps_get_config(&dpt_dp.maps, &cfg1);
+	CHECK(cfg1.ct_gen == cfg0.ct_gen + 1, "flush did not bump ct_gen (%u -> %u)",
+	      cfg0.ct_gen, cfg1.ct_gen);
+	cfg0.ct_gen = 0;
+	maps_set_config(&dpt_dp.maps, &cfg0);
+	maps_get_config(&dpt_dp.maps, &cfg0);
+	CHECK(cfg0.ct_gen == cfg1.ct_gen, "a config write reset ct_gen");
 	maps_get_service(&dpt_dp.maps, svc_id, &after);
 	CHECK(after.gen == (__u16)(before.gen + 1), "generation %u -> %u", before.gen, after.gen);
 	table_ids(svc_id, ids, 4);
