@@ -118,24 +118,24 @@ static __always_inline int write_l4(XLB_CTX *ctx, struct xlb_pkt *p,
 				    const struct xlb_tuple *t, __u32 adiff, __u32 pdiff)
 {
 	__u32 coff = l4_csum_off(p->proto);
-	__be16 *ports = ctx_ptr(ctx, p->l4_off, 4);
-	__u16 *check;
+	/* One bounds check for the ports and the checksum. */
+	__be16 *l4 = ctx_ptr(ctx, p->l4_off, coff ? coff + 2 : 4);
+	__u16 sum;
 
-	if (!ports)
+	if (!l4)
 		return -1;
-	ports[0] = t->sport;
-	ports[1] = t->dport;
+	l4[0] = t->sport;
+	l4[1] = t->dport;
 	if (!coff)
 		return 0;
-	check = ctx_ptr(ctx, p->l4_off + coff, 2);
-	if (!check)
-		return -1;
+	sum = l4[coff / 2];
 	/* IPv4 UDP may carry no checksum at all; keep it that way. */
-	if (p->proto == XLB_IPPROTO_UDP && !*check)
+	if (p->proto == XLB_IPPROTO_UDP && !sum)
 		return 0;
-	*check = csum_apply(*check, adiff + (adiff + pdiff < adiff) + pdiff);
-	if (p->proto == XLB_IPPROTO_UDP && !*check)
-		*check = 0xffff;
+	sum = csum_apply(sum, csum_add(adiff, pdiff));
+	if (p->proto == XLB_IPPROTO_UDP && !sum)
+		sum = 0xffff;
+	l4[coff / 2] = sum;
 	return 0;
 }
 #else

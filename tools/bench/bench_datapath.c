@@ -115,6 +115,7 @@ struct result {
 	int fam;
 	uint32_t services;
 	uint32_t ns[MEASUREMENTS];	/* the kernel's duration per run */
+	uint32_t ref_ns[MEASUREMENTS];	/* the reference's, measured just before */
 	uint64_t runs;
 	uint64_t tx;		/* xlb_packets[xdp][tx] increase */
 	uint64_t other;		/* every other xlb_packets cell's increase */
@@ -139,6 +140,9 @@ static int only_path = -1;	/* -p: one xlb path, e.g. to profile it */
 static struct xlb_ct_key *fill_keys;
 static struct xlb_ct_entry *fill_vals;
 static struct result ref_result;
+static int ref_fd;		/* the reference program, kept for every xlb row */
+static uint8_t ref_pkt[PKT_BUF_LEN];
+static uint32_t ref_len;
 static struct result fib_results[2];
 static struct result results[N_PATHS][2][N_COUNTS];	/* [path - PATH_NEW][fam][count] */
 
@@ -501,8 +505,10 @@ static int test_run(int fd, const uint8_t *pkt, uint32_t len, uint32_t n, uint32
 	return o.retval;
 }
 
-/* Measurement m of row r; xlb rows also get their counters and conntrack
- * size read around the run. */
+/* Measurement m of row r. Before each xlb measurement the reference runs
+ * as many times, so every row's ratio compares runs a moment apart, not
+ * with a reference taken minutes earlier on a machine whose load drifts.
+ * xlb rows also get their counters and conntrack size read around the run. */
 static void measure(struct result *r, int m, int fd, const uint8_t *pkt, uint32_t len)
 {
 	bool xlb = r->path >= PATH_NEW;
@@ -513,6 +519,9 @@ static void measure(struct result *r, int m, int fd, const uint8_t *pkt, uint32_
 	int ret;
 
 	if (xlb) {
+		if (test_run(ref_fd, ref_pkt, ref_len, repeat, &r->ref_ns[m], out, &out_len) !=
+		    XDP_TX)
+			die("reference", "did not return XDP_TX");
 		read_counts(&b);
 		ct0 = ct_count();
 	}
@@ -723,14 +732,12 @@ static void bench_fib(int f)
 static void bench_reference(void)
 {
 	union xlb_addr src = addr_at(plans[0].client, 0), dst = addr_at(plans[0].ring, 0);
-	uint8_t pkt[PKT_BUF_LEN];
-	uint32_t len = flow_packet(&plans[0], &src, &dst, PKT_TCP_SYN, pkt);
-	int fd = load_reference();
 
+	ref_len = flow_packet(&plans[0], &src, &dst, PKT_TCP_SYN, ref_pkt);
+	ref_fd = load_reference();
 	result_init(&ref_result, PATH_REF, 0, 0);
 	for (int m = 0; m < MEASUREMENTS; m++)
-		measure(&ref_result, m, fd, pkt, len);
-	close(fd);
+		measure(&ref_result, m, ref_fd, ref_pkt, ref_len);
 }
 
 static int cmp_u32(const void *a, const void *b)
@@ -740,24 +747,43 @@ static int cmp_u32(const void *a, const void *b)
 	return x < y ? -1 : x > y;
 }
 
+static void sorted(const uint32_t *ns, uint32_t *s)
+{
+	memcpy(s, ns, MEASUREMENTS * sizeof(*s));
+	qsort(s, MEASUREMENTS, sizeof(*s), cmp_u32);
+}
+
 /* Median, minimum and maximum of the measurements. */
 static void spread(const struct result *r, uint32_t *med, uint32_t *lo, uint32_t *hi)
 {
 	uint32_t s[MEASUREMENTS];
 
-	memcpy(s, r->ns, sizeof(s));
-	qsort(s, MEASUREMENTS, sizeof(s[0]), cmp_u32);
+	sorted(r->ns, s);
 	*med = s[MEASUREMENTS / 2];
 	*lo = s[0];
 	*hi = s[MEASUREMENTS - 1];
 }
 
+static double median_of(const uint32_t *ns)
+{
+	uint32_t s[MEASUREMENTS];
+
+	sorted(ns, s);
+	return s[MEASUREMENTS / 2];
+}
+
 static double median(const struct result *r)
 {
-	uint32_t med, lo, hi;
+	return median_of(r->ns);
+}
 
-	spread(r, &med, &lo, &hi);
-	return med;
+/* An xlb row against the reference runs interleaved with it; the others
+ * against the reference row. */
+static double ratio(const struct result *r)
+{
+	if (r->path >= PATH_NEW)
+		return median(r) / median_of(r->ref_ns);
+	return median(r) / median(&ref_result);
 }
 
 /* Every run took the row's path: all XDP_TX, nothing else counted, and the
@@ -778,10 +804,12 @@ static void print_row(const struct result *r, const struct result *one)
 {
 	uint32_t med, lo, hi;
 	char svcs[16] = "-", vs1[16] = "-", ct[16] = "-", tx[16] = "-", other[16] = "-";
+	char ref[16] = "-";
 
 	spread(r, &med, &lo, &hi);
 	if (r->path >= PATH_NEW) {
 		snprintf(svcs, sizeof(svcs), "%u", r->services);
+		snprintf(ref, sizeof(ref), "%.0f", median_of(r->ref_ns));
 		snprintf(tx, sizeof(tx), "%.3f", (double)r->tx / r->runs);
 		snprintf(other, sizeof(other), "%llu",
 			 (unsigned long long)(r->other + r->drop_skip));
@@ -789,9 +817,9 @@ static void print_row(const struct result *r, const struct result *one)
 	}
 	if (one && one->done)
 		snprintf(vs1, sizeof(vs1), "%+.1f%%", 100.0 * (med / median(one) - 1));
-	printf("%-11s %-4s %8s %7u %9u-%-5u %6.2f %8s %6s %6s %7s  %s\n", path_names[r->path],
-	       r->path == PATH_REF ? "-" : plans[r->fam].name, svcs, med, lo, hi,
-	       med / median(&ref_result), vs1, tx, other, ct, on_path(r) ? "yes" : "NO");
+	printf("%-11s %-4s %8s %7u %9u-%-5u %5s %6.2f %8s %6s %6s %7s  %s\n",
+	       path_names[r->path], r->path == PATH_REF ? "-" : plans[r->fam].name, svcs, med,
+	       lo, hi, ref, ratio(r), vs1, tx, other, ct, on_path(r) ? "yes" : "NO");
 }
 
 /* Read before leaving the initial namespace: only it has this sysctl. */
@@ -840,7 +868,7 @@ static void print_targets(void)
 			for (size_t c = 0; c < N_COUNTS; c++) {
 				if (!results[p - PATH_NEW][f][c].done)
 					continue;
-				x = median(&results[p - PATH_NEW][f][c]) / median(&ref_result);
+				x = ratio(&results[p - PATH_NEW][f][c]);
 				worst = x > worst ? x : worst;
 			}
 			printf("  %-11s %s: worst %.2fx ref (target <= %.0fx): %s", path_names[p],
@@ -856,8 +884,9 @@ static void print_targets(void)
 
 static void print_table(void)
 {
-	printf("%-11s %-4s %8s %7s %15s %6s %8s %6s %6s %7s  %s\n", "path", "fam", "services",
-	       "ns/pkt", "min-max", "x ref", "vs 1svc", "TX/run", "other", "ct/run", "on path");
+	printf("%-11s %-4s %8s %7s %15s %5s %6s %8s %6s %6s %7s  %s\n", "path", "fam",
+	       "services", "ns/pkt", "min-max", "ref", "x ref", "vs 1svc", "TX/run", "other",
+	       "ct/run", "on path");
 	print_row(&ref_result, NULL);
 	for (int f = 0; f < 2; f++)
 		print_row(&fib_results[f], NULL);
