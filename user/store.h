@@ -18,10 +18,10 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "htab.h"
 #include "kube_types.h"
 
 struct store;
-struct strset;
 
 /* The keys (malloc'd, as the array) may be taken over: set keys to NULL and
  * n and cap to 0 before store_changes_free. */
@@ -29,7 +29,7 @@ struct store_changes {
 	char **keys;		/* Service keys "ns/name", each once */
 	size_t n;
 	size_t cap;
-	struct strset *seen;	/* private */
+	struct htab seen;	/* private: the keys */
 };
 
 void store_changes_init(struct store_changes *chg);
