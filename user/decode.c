@@ -399,6 +399,36 @@ static void kube_meta_free(struct kube_meta *m)
 	free(m->key);
 }
 
+/* A decoded Service or slice moves into one block: the struct, then its
+ * arrays and strings (a large cluster holds a few hundred thousand of them
+ * and every separate allocation costs its malloc overhead). Arrays with
+ * pointers go first, so they stay aligned after the struct. */
+static size_t meta_len(const struct kube_meta *m)
+{
+	return m->resource_version + strlen(m->resource_version) + 1 - m->key;
+}
+
+/* Copies len bytes of src to *at (NULL when empty) and advances *at. */
+static void *pack(char **at, const void *src, size_t len)
+{
+	void *dst = len ? *at : NULL;
+
+	if (len)
+		memcpy(dst, src, len);
+	*at += len;
+	return dst;
+}
+
+static void meta_pack_into(struct kube_meta *dst, const struct kube_meta *src, char **at)
+{
+	char *key = pack(at, src->key, meta_len(src));
+
+	dst->key = key;
+	dst->ns = key + (src->ns - src->key);
+	dst->name = key + (src->name - src->key);
+	dst->resource_version = key + (src->resource_version - src->key);
+}
+
 static int parse_protocol(struct dctx *c, const cJSON *obj, const char *path, __u8 *proto)
 {
 	const char *s;
@@ -814,39 +844,61 @@ static void init_ctx(struct dctx *c, struct decode_err *err, const char *kind)
 	c->name = NULL;
 }
 
+/* The separate allocations of a Service being decoded; the shared port
+ * names too unless the packed copy took them. */
+static void service_parts_free(struct kube_service *t, bool names)
+{
+	for (size_t i = 0; names && i < t->n_ports; i++)
+		shared_put(t->ports[i].name);
+	kube_meta_free(&t->meta);
+	free(t->ports);
+	free(t->external_ips);
+	free(t->ingress);
+	free(t->source_ranges);
+}
+
+static struct kube_service *service_pack(const struct kube_service *t)
+{
+	size_t ports = t->n_ports * sizeof(*t->ports);
+	size_t ext = t->n_external_ips * sizeof(*t->external_ips);
+	size_t ing = t->n_ingress * sizeof(*t->ingress);
+	size_t ranges = t->n_source_ranges * sizeof(*t->source_ranges);
+	struct kube_service *svc = malloc(sizeof(*svc) + ports + ext + ing + ranges +
+					  meta_len(&t->meta));
+	char *at = (char *)(svc + 1);
+
+	if (!svc)
+		return NULL;
+	*svc = *t;
+	svc->ports = pack(&at, t->ports, ports);
+	svc->external_ips = pack(&at, t->external_ips, ext);
+	svc->ingress = pack(&at, t->ingress, ing);
+	svc->source_ranges = pack(&at, t->source_ranges, ranges);
+	meta_pack_into(&svc->meta, &t->meta, &at);
+	return svc;
+}
+
 int decode_service(const cJSON *obj, struct kube_service **out, struct decode_err *err)
 {
-	struct kube_service *svc;
+	struct kube_service t = {};
 	struct dctx c;
 	int ret;
 
 	init_ctx(&c, err, "Service");
-	*out = NULL;
-	svc = calloc(1, sizeof(*svc));
-	if (!svc)
-		return no_memory(&c, "(object)");
-	ret = decode_service_fields(&c, obj, svc);
-	if (ret) {
-		kube_service_free(svc);
-		return ret;
-	}
-	*out = svc;
-	return 0;
+	ret = decode_service_fields(&c, obj, &t);
+	*out = ret ? NULL : service_pack(&t);
+	if (!ret && !*out)
+		ret = no_memory(&c, "(object)");
+	service_parts_free(&t, !*out);
+	return ret;
 }
 
 void kube_service_free(struct kube_service *svc)
 {
-	size_t i;
-
 	if (!svc)
 		return;
-	kube_meta_free(&svc->meta);
-	for (i = 0; i < svc->n_ports; i++)
+	for (size_t i = 0; i < svc->n_ports; i++)
 		shared_put(svc->ports[i].name);
-	free(svc->ports);
-	free(svc->external_ips);
-	free(svc->ingress);
-	free(svc->source_ranges);
 	free(svc);
 }
 
@@ -1187,43 +1239,71 @@ static int decode_slice_fields(struct dctx *c, const cJSON *obj, struct kube_sli
 	return err;
 }
 
-int decode_slice(const cJSON *obj, struct kube_slice **out, struct decode_err *err)
-{
-	struct kube_slice *s;
-	struct dctx c;
-	int ret;
-
-	init_ctx(&c, err, "EndpointSlice");
-	*out = NULL;
-	s = calloc(1, sizeof(*s));
-	if (!s)
-		return no_memory(&c, "(object)");
-	ret = decode_slice_fields(&c, obj, s);
-	if (ret) {
-		kube_slice_free(s);
-		return ret;
-	}
-	*out = s;
-	return 0;
-}
-
-void kube_slice_free(struct kube_slice *s)
+/* The shared names and the hints (separate allocations: rare) of a slice. */
+static void slice_refs_free(struct kube_slice *s)
 {
 	size_t i;
 
-	if (!s)
-		return;
-	kube_meta_free(&s->meta);
-	free(s->service_key);
 	for (i = 0; i < s->n_ports; i++)
 		shared_put(s->ports[i].name);
-	free(s->ports);
 	for (i = 0; i < s->n_endpoints; i++) {
 		shared_put(packed_ep(s, i)->node_name);
 		hints_free(s->hints ? s->hints[i] : NULL);
 	}
 	free(s->hints);
-	free(s->endpoints);
+}
+
+/* The separate allocations of a slice being decoded; its names and hints
+ * too unless the packed copy took them. */
+static void slice_parts_free(struct kube_slice *t, bool refs)
+{
+	if (refs)
+		slice_refs_free(t);
+	kube_meta_free(&t->meta);
+	free(t->service_key);
+	free(t->ports);
+	free(t->endpoints);
+}
+
+static struct kube_slice *slice_pack(const struct kube_slice *t)
+{
+	size_t ports = t->n_ports * sizeof(*t->ports);
+	size_t eps = t->n_endpoints * ep_stride(t);
+	size_t key = strlen(t->service_key) + 1;
+	struct kube_slice *s = malloc(sizeof(*s) + ports + eps + meta_len(&t->meta) + key);
+	char *at = (char *)(s + 1);
+
+	if (!s)
+		return NULL;
+	*s = *t;
+	s->ports = pack(&at, t->ports, ports);
+	s->endpoints = pack(&at, t->endpoints, eps);
+	meta_pack_into(&s->meta, &t->meta, &at);
+	s->service_key = pack(&at, t->service_key, key);
+	s->service_name = s->service_key + (t->service_name - t->service_key);
+	return s;
+}
+
+int decode_slice(const cJSON *obj, struct kube_slice **out, struct decode_err *err)
+{
+	struct kube_slice t = {};
+	struct dctx c;
+	int ret;
+
+	init_ctx(&c, err, "EndpointSlice");
+	ret = decode_slice_fields(&c, obj, &t);
+	*out = ret ? NULL : slice_pack(&t);
+	if (!ret && !*out)
+		ret = no_memory(&c, "(object)");
+	slice_parts_free(&t, !*out);
+	return ret;
+}
+
+void kube_slice_free(struct kube_slice *s)
+{
+	if (!s)
+		return;
+	slice_refs_free(s);
 	free(s);
 }
 
