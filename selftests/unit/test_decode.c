@@ -589,7 +589,7 @@ static void test_skips(void)
 		kube_service_free(svc);
 	}
 	if (CHECK(!decode_slice(e, &sl, &err), "%s", err.msg)) {
-		CHECK(err.skipped == 3 && sl->n_endpoints == 1, "skipped %u, kept %zu", err.skipped,
+		CHECK(err.skipped == 3 && sl->n_endpoints == 1, "skipped %u, kept %u", err.skipped,
 		      sl->n_endpoints);
 		kube_slice_free(sl);
 	}
