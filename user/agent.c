@@ -505,7 +505,8 @@ out:
 }
 
 /* Models are built and applied a chunk of Services at a time, so a full
- * sync of a large cluster never holds every model at once. */
+ * sync of a large cluster never holds every model at once. The chunk's keys
+ * are freed once applied: the sync state grows into their memory. */
 #define SYNC_CHUNK 256
 
 static void apply_chunk(struct agent *a, char **keys, size_t n)
@@ -532,6 +533,10 @@ static void apply_chunk(struct agent *a, char **keys, size_t n)
 		}
 		account_service(a, keys[i], &ms[i]);
 		model_state_free(&ms[i]);
+	}
+	for (size_t i = 0; i < n; i++) {
+		free(keys[i]);
+		keys[i] = NULL;
 	}
 }
 
