@@ -107,11 +107,6 @@ int htab_put(struct htab *t, void *obj, void **old)
 		t->slots[i] = obj;
 		return 0;
 	}
-	return htab_add(t, obj);
-}
-
-int htab_add(struct htab *t, void *obj)
-{
 	if (reserve_one(t))
 		return -ENOMEM;
 	insert(t, obj);
@@ -150,20 +145,6 @@ void *htab_del(struct htab *t, const void *key)
 	return i == SIZE_MAX ? NULL : remove_at(t, i);
 }
 
-bool htab_remove(struct htab *t, const void *obj)
-{
-	size_t i;
-
-	if (!t->cap)
-		return false;
-	for (i = home(t, obj); t->slots[i]; i = (i + 1) & (t->cap - 1))
-		if (t->slots[i] == obj) {
-			remove_at(t, i);
-			return true;
-		}
-	return false;
-}
-
 void *htab_next(const struct htab *t, size_t *i)
 {
 	while (*i < t->cap) {
@@ -172,20 +153,5 @@ void *htab_next(const struct htab *t, size_t *i)
 		if (obj)
 			return obj;
 	}
-	return NULL;
-}
-
-void *htab_next_match(const struct htab *t, const void *key, size_t *pos)
-{
-	size_t i;
-
-	if (!t->cap)
-		return NULL;
-	i = *pos == HTAB_START ? t->ops->hash(key) & (t->cap - 1) : (*pos + 1) & (t->cap - 1);
-	for (; t->slots[i]; i = (i + 1) & (t->cap - 1))
-		if (t->ops->equal(t->ops->key(t->slots[i]), key)) {
-			*pos = i;
-			return t->slots[i];
-		}
 	return NULL;
 }

@@ -4,8 +4,7 @@
  * key copies. The agent's large tables (Services, slices, programmed
  * Services) have a few hundred thousand entries each.
  *
- * htab_put keeps keys unique; htab_add allows equal keys (a multimap read
- * with htab_next_match). The table never frees the objects. */
+ * Keys are unique; the table never frees the objects. */
 #ifndef XLB_HTAB_H
 #define XLB_HTAB_H
 
@@ -33,18 +32,12 @@ void *htab_get(const struct htab *t, const void *key);
 /* Insert obj; an object with an equal key is replaced and returned in *old
  * (NULL if none). 0 or -ENOMEM. */
 int htab_put(struct htab *t, void *obj, void **old);
-/* Insert obj even when its key is present. 0 or -ENOMEM. */
-int htab_add(struct htab *t, void *obj);
 /* Remove the object with key; returns it, or NULL. */
 void *htab_del(struct htab *t, const void *key);
-/* Remove obj itself (by pointer); false when absent. */
-bool htab_remove(struct htab *t, const void *obj);
 
-/* for (i = 0; (o = htab_next(t, &i)); ) visits every object once. */
+/* for (i = 0; (o = htab_next(t, &i)); ) visits every object once; the
+ * table must not change meanwhile. */
 void *htab_next(const struct htab *t, size_t *i);
-/* Every object with key: *pos = HTAB_START, then call until NULL. */
-#define HTAB_START SIZE_MAX
-void *htab_next_match(const struct htab *t, const void *key, size_t *pos);
 
 /* NUL-terminated string keys. */
 uint64_t htab_str_hash(const void *key);
