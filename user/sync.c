@@ -93,12 +93,13 @@ static char *port_name(const struct prog_port *p)
 	return (char *)(port_ranges(p) + p->n_ranges);
 }
 
-/* Bytes of p, rounded up so the next port of a block stays aligned. */
+#define ALIGN4(n) (((n) + 3) & ~(size_t)3)
+
+/* Bytes of p, rounded up so the next port of a block stays aligned; every
+ * port block is allocated that long. */
 static size_t port_size(const struct prog_port *p)
 {
-	size_t n = port_name(p) + strlen(port_name(p)) + 1 - (const char *)p;
-
-	return (n + 3) & ~(size_t)3;
+	return ALIGN4((size_t)(port_name(p) + strlen(port_name(p)) + 1 - (const char *)p));
 }
 
 /* A port with room for its arrays (filled by the caller) and its name. */
@@ -106,7 +107,7 @@ static struct prog_port *port_new(size_t n_bes, size_t n_fes, size_t n_ranges, c
 {
 	size_t len = sizeof(struct prog_port) + n_bes * sizeof(__u32) +
 		     n_fes * sizeof(struct prog_fe) + n_ranges * sizeof(struct xlb_prefix);
-	struct prog_port *p = calloc(1, len + strlen(name) + 1);
+	struct prog_port *p = calloc(1, ALIGN4(len + strlen(name) + 1));
 
 	if (!p)
 		return NULL;
@@ -133,7 +134,7 @@ static struct prog_port *port_next(const struct prog_port *p)
 /* One block for key and copies of ports[0..n). */
 static struct prog_svc *svc_pack(const char *key, struct prog_port *const *ports, size_t n)
 {
-	size_t at = (offsetof(struct prog_svc, key) + strlen(key) + 1 + 3) & ~(size_t)3;
+	size_t at = ALIGN4(offsetof(struct prog_svc, key) + strlen(key) + 1);
 	size_t len = at;
 	struct prog_svc *ps;
 	char *dst;
@@ -368,7 +369,7 @@ static int port_insert(struct prog_port **pp, size_t at, const void *item, size_
 {
 	size_t len = (const char *)port_name(*pp) + strlen(port_name(*pp)) + 1 -
 		     (const char *)*pp;
-	struct prog_port *p = realloc(*pp, len + size);
+	struct prog_port *p = realloc(*pp, ALIGN4(len + size));
 
 	if (!p)
 		return -ENOMEM;
