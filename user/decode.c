@@ -119,21 +119,87 @@ static int get_string(struct dctx *c, const cJSON *obj, const char *key,
 /* ---- shared strings ----------------------------------------------------
  * Node names repeat in every endpoint and port names in every object: each
  * distinct string is kept once, with a reference count. Watch threads
- * decode concurrently, hence the lock. */
+ * decode concurrently, hence the lock.
+ *
+ * Each also has an id, by which packed endpoints name their node (4 bytes
+ * instead of a pointer's 8, for a million endpoints). Ids index pages that
+ * never move, so shared_by_id() reads without the lock: an id reaches a
+ * reader through an object published under the store's lock, after its
+ * page and entry were written. */
 
 struct shared_str {
 	struct shared_str *next;
 	uint64_t hash;
 	size_t refs;
+	__u32 id;
 	char s[];
 };
+
+#define SHARED_PAGE	1024
+#define SHARED_MAX_IDS	(1u << 20)	/* distinct node and port names */
 
 static struct {
 	pthread_mutex_t lock;
 	struct shared_str **buckets;
 	size_t n_buckets;	/* 0 or a power of two */
 	size_t n;
-} shared = { .lock = PTHREAD_MUTEX_INITIALIZER };
+	struct shared_str **pages[SHARED_MAX_IDS / SHARED_PAGE];	/* by id */
+	__u32 next_id;		/* ids below are in use or in free_ids */
+	__u32 *free_ids;
+	size_t n_free, cap_free;
+} shared = { .lock = PTHREAD_MUTEX_INITIALIZER, .next_id = 1 };
+
+static const char *shared_by_id(__u32 id)
+{
+	return id ? shared.pages[id / SHARED_PAGE][id % SHARED_PAGE]->s : NULL;
+}
+
+static __u32 shared_id(const char *s)
+{
+	return s ? ((const struct shared_str *)(s - offsetof(struct shared_str, s)))->id : 0;
+}
+
+/* Under the lock: a new id, with its page, and room to free it later
+ * (a release never fails); 0 when out of ids or memory. */
+static __u32 shared_new_id(void)
+{
+	size_t cap = shared.cap_free ? 2 * shared.cap_free : 64;
+	struct shared_str ***page;
+	__u32 *grown;
+
+	if (shared.next_id == SHARED_MAX_IDS)
+		return 0;
+	page = &shared.pages[shared.next_id / SHARED_PAGE];
+	if (shared.next_id > shared.cap_free) {
+		grown = realloc(shared.free_ids, cap * sizeof(*grown));
+		if (!grown)
+			return 0;
+		shared.free_ids = grown;
+		shared.cap_free = cap;
+	}
+	if (!*page && !(*page = calloc(SHARED_PAGE, sizeof(**page))))
+		return 0;
+	return shared.next_id++;
+}
+
+/* Under the lock: e's id and its entry; false when out of ids or memory. */
+static bool shared_assign_id(struct shared_str *e)
+{
+	__u32 id = shared.n_free ? shared.free_ids[--shared.n_free] : shared_new_id();
+
+	if (!id)
+		return false;
+	e->id = id;
+	shared.pages[id / SHARED_PAGE][id % SHARED_PAGE] = e;
+	return true;
+}
+
+/* Under the lock: e's id back to the free ones (shared_new_id made room). */
+static void shared_release_id(const struct shared_str *e)
+{
+	shared.pages[e->id / SHARED_PAGE][e->id % SHARED_PAGE] = NULL;
+	shared.free_ids[shared.n_free++] = e->id;
+}
 
 static uint64_t hash_str(const char *s)
 {
@@ -191,8 +257,13 @@ static const char *shared_get(const char *s)
 			e->hash = h;
 			e->refs = 0;
 			e->next = NULL;
-			*pp = e;
-			shared.n++;
+			if (shared_assign_id(e)) {
+				*pp = e;
+				shared.n++;
+			} else {
+				free(e);
+				e = NULL;
+			}
 		}
 		if (e)
 			e->refs++;
@@ -214,6 +285,7 @@ static void shared_put(const char *s)
 		pp = shared_slot(s, e->hash);
 		*pp = e->next;
 		shared.n--;
+		shared_release_id(e);
 		free(e);
 	}
 	pthread_mutex_unlock(&shared.lock);
@@ -1051,9 +1123,9 @@ static int decode_conditions(struct dctx *c, const cJSON *e, const char *path,
 }
 
 /* An endpoint as stored: the address takes 4 or 16 bytes by the slice's
- * address type, so an IPv4 endpoint is 16 bytes. */
+ * address type, so an IPv4 endpoint is 12 bytes (24 for IPv6). */
 struct packed_ep {
-	const char *node_name;	/* shared; NULL = absent */
+	__u32 node;		/* shared_by_id(); 0 = absent */
 	__u8 flags;		/* EP_* */
 	__u8 addr[];
 };
@@ -1069,7 +1141,7 @@ static size_t addr_len(const struct kube_slice *s)
 
 static size_t ep_stride(const struct kube_slice *s)
 {
-	return (offsetof(struct packed_ep, addr) + addr_len(s) + 7) & ~(size_t)7;
+	return (offsetof(struct packed_ep, addr) + addr_len(s) + 3) & ~(size_t)3;
 }
 
 static struct packed_ep *packed_ep(const struct kube_slice *s, size_t i)
@@ -1087,7 +1159,7 @@ void kube_slice_endpoint(const struct kube_slice *s, size_t i, struct kube_endpo
 	out->ready = p->flags & EP_READY;
 	out->serving = p->flags & EP_SERVING;
 	out->terminating = p->flags & EP_TERMINATING;
-	out->node_name = p->node_name;
+	out->node_name = shared_by_id(p->node);
 	out->hints = s->hints ? s->hints[i] : NULL;
 }
 
@@ -1101,7 +1173,7 @@ static int add_endpoint(struct dctx *c, struct kube_slice *s, size_t n_max,
 		return no_memory(c, "endpoints");
 	if (hints)
 		s->hints[s->n_endpoints] = hints;
-	p->node_name = ep->node_name;
+	p->node = shared_id(ep->node_name);
 	p->flags = (ep->ready ? EP_READY : 0) | (ep->serving ? EP_SERVING : 0) |
 		   (ep->terminating ? EP_TERMINATING : 0);
 	memcpy(p->addr, ep->ip.bytes, addr_len(s));
@@ -1247,7 +1319,7 @@ static void slice_refs_free(struct kube_slice *s)
 	for (i = 0; i < s->n_ports; i++)
 		shared_put(s->ports[i].name);
 	for (i = 0; i < s->n_endpoints; i++) {
-		shared_put(packed_ep(s, i)->node_name);
+		shared_put(shared_by_id(packed_ep(s, i)->node));
 		hints_free(s->hints ? s->hints[i] : NULL);
 	}
 	free(s->hints);

@@ -120,8 +120,8 @@ struct kube_slice {
 	char *service_key;	/* "namespace/<label kubernetes.io/service-name>" */
 	const char *service_name;	/* the label: points into service_key */
 	struct kube_slice_port *ports;
-	/* The valid endpoints of the address type, packed (16 bytes each for
-	 * IPv4, 32 for IPv6); read with kube_slice_endpoint(). */
+	/* The valid endpoints of the address type, packed (12 bytes each for
+	 * IPv4, 24 for IPv6); read with kube_slice_endpoint(). */
 	void *endpoints;
 	struct kube_hints **hints;	/* per endpoint; NULL when none has hints */
 	/* endpoints.kubernetes.io/last-change-trigger-time as Unix time in
