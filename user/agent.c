@@ -558,6 +558,10 @@ static void run_sync(struct agent *a)
 		xlb_log(LOG_ERR, "sync: model: %s", strerror(-rc));
 		goto out;
 	}
+	/* The LISTs' garbage (JSON pages, their cJSON trees) is free but
+	 * resident: back to the kernel before the sync state grows. */
+	if (!a->synced_once)
+		malloc_trim(0);
 	if (node_changed || !a->synced_once)
 		apply_node(a, &node);
 	for (size_t i = 0; i < k.n; i += SYNC_CHUNK)
