@@ -1274,7 +1274,6 @@ static int decode_slice_meta(struct dctx *c, const cJSON *obj, struct kube_slice
 	if (!s->service_key)
 		return no_memory(c, path);
 	sprintf(s->service_key, "%s/%s", s->meta.ns, svc->valuestring);
-	s->service_name = s->service_key + strlen(s->meta.ns) + 1;
 	/* A malformed trigger time only costs a latency sample. */
 	t = field(annots, ANNOT_TRIGGER_TIME);
 	if (t && decode_rfc3339(t->valuestring, &s->trigger_time_ns))
@@ -1352,7 +1351,6 @@ static struct kube_slice *slice_pack(const struct kube_slice *t)
 	s->endpoints = pack(&at, t->endpoints, eps);
 	meta_pack_into(&s->meta, &t->meta, &at);
 	s->service_key = pack(&at, t->service_key, key);
-	s->service_name = s->service_key + (t->service_name - t->service_key);
 	return s;
 }
 

@@ -118,7 +118,8 @@ struct kube_endpoint {
 struct kube_slice {
 	struct kube_meta meta;
 	char *service_key;	/* "namespace/<label kubernetes.io/service-name>" */
-	const char *service_name;	/* the label: points into service_key */
+	/* The store's: the next slice of the same Service (store_slices_of). */
+	struct kube_slice *next_of_service;
 	struct kube_slice_port *ports;
 	/* The valid endpoints of the address type, packed (12 bytes each for
 	 * IPv4, 24 for IPv6); read with kube_slice_endpoint(). */

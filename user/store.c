@@ -72,12 +72,6 @@ static int changes_add(struct store_changes *chg, const char *key)
 
 /* ---- the store ---------------------------------------------------------- */
 
-/* The slices of one Service (n >= 1); its key is theirs. */
-struct slice_list {
-	__u32 n, cap;
-	struct kube_slice *v[];
-};
-
 static const void *service_key_of(const void *obj)
 {
 	return ((const struct kube_service *)obj)->meta.key;
@@ -88,19 +82,20 @@ static const void *slice_key_of(const void *obj)
 	return ((const struct kube_slice *)obj)->meta.key;
 }
 
-static const void *list_key_of(const void *obj)
+static const void *service_of_slice(const void *obj)
 {
-	return ((const struct slice_list *)obj)->v[0]->service_key;
+	return ((const struct kube_slice *)obj)->service_key;
 }
 
 static const struct htab_ops service_ops = { service_key_of, htab_str_hash, htab_str_equal };
 static const struct htab_ops slice_ops = { slice_key_of, htab_str_hash, htab_str_equal };
-static const struct htab_ops list_ops = { list_key_of, htab_str_hash, htab_str_equal };
+static const struct htab_ops by_service_ops = { service_of_slice, htab_str_hash,
+						 htab_str_equal };
 
 struct store {
 	struct htab services;	/* struct kube_service by "ns/name" */
 	struct htab slices;	/* struct kube_slice by "ns/name" */
-	struct htab by_service;	/* struct slice_list by "ns/service" */
+	struct htab by_service;	/* a Service's first slice by "ns/service" */
 	struct kube_node *node;
 };
 
@@ -118,7 +113,7 @@ struct store *store_new(void)
 		return NULL;
 	htab_init(&st->services, &service_ops);
 	htab_init(&st->slices, &slice_ops);
-	htab_init(&st->by_service, &list_ops);
+	htab_init(&st->by_service, &by_service_ops);
 	return st;
 }
 
@@ -129,8 +124,6 @@ void store_free(struct store *st)
 
 	if (!st)
 		return;
-	for (i = 0; (obj = htab_next(&st->by_service, &i));)
-		free(obj);
 	for (i = 0; (obj = htab_next(&st->services, &i));)
 		kube_service_free(obj);
 	for (i = 0; (obj = htab_next(&st->slices, &i));)
@@ -208,51 +201,35 @@ int store_for_each_service(const struct store *st,
 
 /* ---- slices and their index ---------------------------------------------- */
 
+/* A Service's slices are chained through next_of_service from the one in
+ * by_service: no allocation per Service (most have one slice). */
 static int index_add(struct store *st, struct kube_slice *s)
 {
-	struct slice_list *l = htab_get(&st->by_service, s->service_key), *grown;
-	__u32 cap = l ? l->cap : 0;
-	void *old;
+	void *head;
 
-	if (l && l->n < l->cap) {
-		l->v[l->n++] = s;
-		return 0;
-	}
-	/* Most Services have one slice. A new block replaces the full one
-	 * (the table reads its key from the old one until then). */
-	cap = cap ? 2 * cap : 1;
-	grown = malloc(sizeof(*grown) + cap * sizeof(grown->v[0]));
-	if (!grown)
-		return -ENOMEM;
-	grown->n = l ? l->n : 0;
-	grown->cap = cap;
-	if (l)
-		memcpy(grown->v, l->v, l->n * sizeof(l->v[0]));
-	grown->v[grown->n++] = s;
-	if (htab_put(&st->by_service, grown, &old)) {
-		free(grown);
-		return -ENOMEM;
-	}
-	free(old);
-	return 0;
+	s->next_of_service = htab_get(&st->by_service, s->service_key);
+	return htab_put(&st->by_service, s, &head);
 }
 
-static void index_del(struct store *st, const struct kube_slice *s)
+static void index_del(struct store *st, struct kube_slice *s)
 {
-	struct slice_list *l = htab_get(&st->by_service, s->service_key);
-	__u32 i;
+	struct kube_slice *head = htab_get(&st->by_service, s->service_key), **pp;
+	void *old;
 
-	if (!l)
+	if (!head)
 		return;
-	for (i = 0; i < l->n && l->v[i] != s; i++)
-		;
-	if (i == l->n)
-		return;
-	if (l->n == 1) {
-		free(htab_del(&st->by_service, s->service_key));
+	if (head == s) {
+		if (s->next_of_service)
+			htab_put(&st->by_service, s->next_of_service, &old);	/* replaces s */
+		else
+			htab_del(&st->by_service, s->service_key);
 		return;
 	}
-	l->v[i] = l->v[--l->n];
+	for (pp = &head->next_of_service; *pp; pp = &(*pp)->next_of_service)
+		if (*pp == s) {
+			*pp = s->next_of_service;
+			return;
+		}
 }
 
 /* Reports the Service the slice belongs to. */
@@ -318,12 +295,9 @@ size_t store_n_slices(const struct store *st)
 	return st->slices.len;
 }
 
-struct kube_slice *const *store_slices_of(const struct store *st, const char *svc_key, size_t *n)
+const struct kube_slice *store_slices_of(const struct store *st, const char *svc_key)
 {
-	struct slice_list *l = htab_get(&st->by_service, svc_key);
-
-	*n = l ? l->n : 0;
-	return l ? l->v : NULL;
+	return htab_get(&st->by_service, svc_key);
 }
 
 /* ---- relists -------------------------------------------------------------- */

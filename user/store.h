@@ -70,10 +70,10 @@ size_t store_n_slices(const struct store *st);
  * that value is returned. The store must not change during the walk. */
 int store_for_each_service(const struct store *st,
 			   int (*fn)(const struct kube_service *svc, void *ctx), void *ctx);
-/* The slices labelled for Service key "ns/name": an array of *n entries,
- * valid until the next change to the store. */
-struct kube_slice *const *store_slices_of(const struct store *st, const char *svc_key,
-					  size_t *n);
+/* The slices labelled for Service key "ns/name": the first (NULL: none),
+ * then each one's next_of_service; valid until the next change to the
+ * store. */
+const struct kube_slice *store_slices_of(const struct store *st, const char *svc_key);
 
 /* "ns/name" into buf; returns buf. */
 #define STORE_KEY_MAX 512
