@@ -326,41 +326,41 @@ static void add_backends_once(struct sync *s, __u32 *ids, __u32 *n, const __u32 
 	}
 }
 
+/* A pinned service entry: an adopted port with the distinct backends of
+ * both its tables. */
 static int adopt_service(const void *key, const void *value, void *arg)
 {
-	const struct xlb_service *svc = value;
+	__u32 svc_id = *(const __u32 *)key, *tab[2] = {}, n_tab[2] = {}, *ids = NULL, n = 0;
+	struct prog_port *p = NULL, **grown = NULL;
 	struct sync *s = arg;
-	__u32 svc_id = *(const __u32 *)key, *ctab, *ltab, *ids, n_ctab, n_ltab, n = 0;
-	struct prog_port *p = NULL, **grown;
 	int err;
 
-	err = read_table(s, svc_id, svc, XLB_SET_CLUSTER, &ctab, &n_ctab);
+	err = read_table(s, svc_id, value, XLB_SET_CLUSTER, &tab[0], &n_tab[0]) ?:
+	      read_table(s, svc_id, value, XLB_SET_LOCAL, &tab[1], &n_tab[1]);
 	if (!err)
-		err = read_table(s, svc_id, svc, XLB_SET_LOCAL, &ltab, &n_ltab);
-	else
-		ltab = NULL;
-	ids = err ? NULL : calloc(n_ctab + n_ltab + 1, sizeof(*ids));
+		ids = calloc(n_tab[0] + n_tab[1] + 1, sizeof(*ids));
 	if (ids) {
-		add_backends_once(s, ids, &n, ctab, n_ctab);
-		add_backends_once(s, ids, &n, ltab, n_ltab);
+		add_backends_once(s, ids, &n, tab[0], n_tab[0]);
+		add_backends_once(s, ids, &n, tab[1], n_tab[1]);
 		p = port_new(n, 0, 0, "");
 	}
-	grown = p ? realloc(s->adopted_all, (s->n_adopted + 1) * sizeof(*grown)) : NULL;
-	free(ctab);
-	free(ltab);
-	if (!grown) {
-		free(ids);
+	if (p)
+		grown = realloc(s->adopted_all, (s->n_adopted + 1) * sizeof(*grown));
+	if (grown) {
+		p->svc_id = svc_id;
+		memcpy(p->be_ids, ids, n * sizeof(*ids));
+		s->adopted_all = grown;
+		s->adopted_all[s->n_adopted++] = p;
+		if (svc_id >= s->next_svc)
+			s->next_svc = svc_id + 1;
+	} else {
 		free(p);
-		return err ? err : -ENOMEM;
+		err = err ?: -ENOMEM;
 	}
-	p->svc_id = svc_id;
-	memcpy(p->be_ids, ids, n * sizeof(*ids));
 	free(ids);
-	s->adopted_all = grown;
-	s->adopted_all[s->n_adopted++] = p;
-	if (svc_id >= s->next_svc)
-		s->next_svc = svc_id + 1;
-	return 0;
+	free(tab[0]);
+	free(tab[1]);
+	return err;
 }
 
 /* Grow the adopted port *pp by one item at the end of the array ending at
