@@ -505,7 +505,8 @@ out:
 }
 
 /* Models are built and applied a chunk of Services at a time, so a full
- * sync of a large cluster never holds every model at once. */
+ * sync of a large cluster never holds every model at once. The chunk's keys
+ * are freed once applied: the sync state grows into their memory. */
 #define SYNC_CHUNK 256
 
 static void apply_chunk(struct agent *a, char **keys, size_t n)
@@ -533,6 +534,10 @@ static void apply_chunk(struct agent *a, char **keys, size_t n)
 		account_service(a, keys[i], &ms[i]);
 		model_state_free(&ms[i]);
 	}
+	for (size_t i = 0; i < n; i++) {
+		free(keys[i]);
+		keys[i] = NULL;
+	}
 }
 
 static void run_sync(struct agent *a)
@@ -553,6 +558,10 @@ static void run_sync(struct agent *a)
 		xlb_log(LOG_ERR, "sync: model: %s", strerror(-rc));
 		goto out;
 	}
+	/* The LISTs' garbage (JSON pages, their cJSON trees) is free but
+	 * resident: back to the kernel before the sync state grows. */
+	if (!a->synced_once)
+		malloc_trim(0);
 	if (node_changed || !a->synced_once)
 		apply_node(a, &node);
 	for (size_t i = 0; i < k.n; i += SYNC_CHUNK)

@@ -119,21 +119,87 @@ static int get_string(struct dctx *c, const cJSON *obj, const char *key,
 /* ---- shared strings ----------------------------------------------------
  * Node names repeat in every endpoint and port names in every object: each
  * distinct string is kept once, with a reference count. Watch threads
- * decode concurrently, hence the lock. */
+ * decode concurrently, hence the lock.
+ *
+ * Each also has an id, by which packed endpoints name their node (4 bytes
+ * instead of a pointer's 8, for a million endpoints). Ids index pages that
+ * never move, so shared_by_id() reads without the lock: an id reaches a
+ * reader through an object published under the store's lock, after its
+ * page and entry were written. */
 
 struct shared_str {
 	struct shared_str *next;
 	uint64_t hash;
 	size_t refs;
+	__u32 id;
 	char s[];
 };
+
+#define SHARED_PAGE	1024
+#define SHARED_MAX_IDS	(1u << 20)	/* distinct node and port names */
 
 static struct {
 	pthread_mutex_t lock;
 	struct shared_str **buckets;
 	size_t n_buckets;	/* 0 or a power of two */
 	size_t n;
-} shared = { .lock = PTHREAD_MUTEX_INITIALIZER };
+	struct shared_str **pages[SHARED_MAX_IDS / SHARED_PAGE];	/* by id */
+	__u32 next_id;		/* ids below are in use or in free_ids */
+	__u32 *free_ids;
+	size_t n_free, cap_free;
+} shared = { .lock = PTHREAD_MUTEX_INITIALIZER, .next_id = 1 };
+
+static const char *shared_by_id(__u32 id)
+{
+	return id ? shared.pages[id / SHARED_PAGE][id % SHARED_PAGE]->s : NULL;
+}
+
+static __u32 shared_id(const char *s)
+{
+	return s ? ((const struct shared_str *)(s - offsetof(struct shared_str, s)))->id : 0;
+}
+
+/* Under the lock: a new id, with its page, and room to free it later
+ * (a release never fails); 0 when out of ids or memory. */
+static __u32 shared_new_id(void)
+{
+	size_t cap = shared.cap_free ? 2 * shared.cap_free : 64;
+	struct shared_str ***page;
+	__u32 *grown;
+
+	if (shared.next_id == SHARED_MAX_IDS)
+		return 0;
+	page = &shared.pages[shared.next_id / SHARED_PAGE];
+	if (shared.next_id > shared.cap_free) {
+		grown = realloc(shared.free_ids, cap * sizeof(*grown));
+		if (!grown)
+			return 0;
+		shared.free_ids = grown;
+		shared.cap_free = cap;
+	}
+	if (!*page && !(*page = calloc(SHARED_PAGE, sizeof(**page))))
+		return 0;
+	return shared.next_id++;
+}
+
+/* Under the lock: e's id and its entry; false when out of ids or memory. */
+static bool shared_assign_id(struct shared_str *e)
+{
+	__u32 id = shared.n_free ? shared.free_ids[--shared.n_free] : shared_new_id();
+
+	if (!id)
+		return false;
+	e->id = id;
+	shared.pages[id / SHARED_PAGE][id % SHARED_PAGE] = e;
+	return true;
+}
+
+/* Under the lock: e's id back to the free ones (shared_new_id made room). */
+static void shared_release_id(const struct shared_str *e)
+{
+	shared.pages[e->id / SHARED_PAGE][e->id % SHARED_PAGE] = NULL;
+	shared.free_ids[shared.n_free++] = e->id;
+}
 
 static uint64_t hash_str(const char *s)
 {
@@ -191,8 +257,13 @@ static const char *shared_get(const char *s)
 			e->hash = h;
 			e->refs = 0;
 			e->next = NULL;
-			*pp = e;
-			shared.n++;
+			if (shared_assign_id(e)) {
+				*pp = e;
+				shared.n++;
+			} else {
+				free(e);
+				e = NULL;
+			}
 		}
 		if (e)
 			e->refs++;
@@ -214,6 +285,7 @@ static void shared_put(const char *s)
 		pp = shared_slot(s, e->hash);
 		*pp = e->next;
 		shared.n--;
+		shared_release_id(e);
 		free(e);
 	}
 	pthread_mutex_unlock(&shared.lock);
@@ -397,6 +469,36 @@ static int get_string_map(struct dctx *c, const cJSON *meta, const char *key,
 static void kube_meta_free(struct kube_meta *m)
 {
 	free(m->key);
+}
+
+/* A decoded Service or slice moves into one block: the struct, then its
+ * arrays and strings (a large cluster holds a few hundred thousand of them
+ * and every separate allocation costs its malloc overhead). Arrays with
+ * pointers go first, so they stay aligned after the struct. */
+static size_t meta_len(const struct kube_meta *m)
+{
+	return m->resource_version + strlen(m->resource_version) + 1 - m->key;
+}
+
+/* Copies len bytes of src to *at (NULL when empty) and advances *at. */
+static void *pack(char **at, const void *src, size_t len)
+{
+	void *dst = len ? *at : NULL;
+
+	if (len)
+		memcpy(dst, src, len);
+	*at += len;
+	return dst;
+}
+
+static void meta_pack_into(struct kube_meta *dst, const struct kube_meta *src, char **at)
+{
+	char *key = pack(at, src->key, meta_len(src));
+
+	dst->key = key;
+	dst->ns = key + (src->ns - src->key);
+	dst->name = key + (src->name - src->key);
+	dst->resource_version = key + (src->resource_version - src->key);
 }
 
 static int parse_protocol(struct dctx *c, const cJSON *obj, const char *path, __u8 *proto)
@@ -814,39 +916,61 @@ static void init_ctx(struct dctx *c, struct decode_err *err, const char *kind)
 	c->name = NULL;
 }
 
+/* The separate allocations of a Service being decoded; the shared port
+ * names too unless the packed copy took them. */
+static void service_parts_free(struct kube_service *t, bool names)
+{
+	for (size_t i = 0; names && i < t->n_ports; i++)
+		shared_put(t->ports[i].name);
+	kube_meta_free(&t->meta);
+	free(t->ports);
+	free(t->external_ips);
+	free(t->ingress);
+	free(t->source_ranges);
+}
+
+static struct kube_service *service_pack(const struct kube_service *t)
+{
+	size_t ports = t->n_ports * sizeof(*t->ports);
+	size_t ext = t->n_external_ips * sizeof(*t->external_ips);
+	size_t ing = t->n_ingress * sizeof(*t->ingress);
+	size_t ranges = t->n_source_ranges * sizeof(*t->source_ranges);
+	struct kube_service *svc = malloc(sizeof(*svc) + ports + ext + ing + ranges +
+					  meta_len(&t->meta));
+	char *at = (char *)(svc + 1);
+
+	if (!svc)
+		return NULL;
+	*svc = *t;
+	svc->ports = pack(&at, t->ports, ports);
+	svc->external_ips = pack(&at, t->external_ips, ext);
+	svc->ingress = pack(&at, t->ingress, ing);
+	svc->source_ranges = pack(&at, t->source_ranges, ranges);
+	meta_pack_into(&svc->meta, &t->meta, &at);
+	return svc;
+}
+
 int decode_service(const cJSON *obj, struct kube_service **out, struct decode_err *err)
 {
-	struct kube_service *svc;
+	struct kube_service t = {};
 	struct dctx c;
 	int ret;
 
 	init_ctx(&c, err, "Service");
-	*out = NULL;
-	svc = calloc(1, sizeof(*svc));
-	if (!svc)
-		return no_memory(&c, "(object)");
-	ret = decode_service_fields(&c, obj, svc);
-	if (ret) {
-		kube_service_free(svc);
-		return ret;
-	}
-	*out = svc;
-	return 0;
+	ret = decode_service_fields(&c, obj, &t);
+	*out = ret ? NULL : service_pack(&t);
+	if (!ret && !*out)
+		ret = no_memory(&c, "(object)");
+	service_parts_free(&t, !*out);
+	return ret;
 }
 
 void kube_service_free(struct kube_service *svc)
 {
-	size_t i;
-
 	if (!svc)
 		return;
-	kube_meta_free(&svc->meta);
-	for (i = 0; i < svc->n_ports; i++)
+	for (size_t i = 0; i < svc->n_ports; i++)
 		shared_put(svc->ports[i].name);
-	free(svc->ports);
-	free(svc->external_ips);
-	free(svc->ingress);
-	free(svc->source_ranges);
 	free(svc);
 }
 
@@ -999,9 +1123,9 @@ static int decode_conditions(struct dctx *c, const cJSON *e, const char *path,
 }
 
 /* An endpoint as stored: the address takes 4 or 16 bytes by the slice's
- * address type, so an IPv4 endpoint is 16 bytes. */
+ * address type, so an IPv4 endpoint is 12 bytes (24 for IPv6). */
 struct packed_ep {
-	const char *node_name;	/* shared; NULL = absent */
+	__u32 node;		/* shared_by_id(); 0 = absent */
 	__u8 flags;		/* EP_* */
 	__u8 addr[];
 };
@@ -1017,7 +1141,7 @@ static size_t addr_len(const struct kube_slice *s)
 
 static size_t ep_stride(const struct kube_slice *s)
 {
-	return (offsetof(struct packed_ep, addr) + addr_len(s) + 7) & ~(size_t)7;
+	return (offsetof(struct packed_ep, addr) + addr_len(s) + 3) & ~(size_t)3;
 }
 
 static struct packed_ep *packed_ep(const struct kube_slice *s, size_t i)
@@ -1035,7 +1159,7 @@ void kube_slice_endpoint(const struct kube_slice *s, size_t i, struct kube_endpo
 	out->ready = p->flags & EP_READY;
 	out->serving = p->flags & EP_SERVING;
 	out->terminating = p->flags & EP_TERMINATING;
-	out->node_name = p->node_name;
+	out->node_name = shared_by_id(p->node);
 	out->hints = s->hints ? s->hints[i] : NULL;
 }
 
@@ -1049,7 +1173,7 @@ static int add_endpoint(struct dctx *c, struct kube_slice *s, size_t n_max,
 		return no_memory(c, "endpoints");
 	if (hints)
 		s->hints[s->n_endpoints] = hints;
-	p->node_name = ep->node_name;
+	p->node = shared_id(ep->node_name);
 	p->flags = (ep->ready ? EP_READY : 0) | (ep->serving ? EP_SERVING : 0) |
 		   (ep->terminating ? EP_TERMINATING : 0);
 	memcpy(p->addr, ep->ip.bytes, addr_len(s));
@@ -1150,7 +1274,6 @@ static int decode_slice_meta(struct dctx *c, const cJSON *obj, struct kube_slice
 	if (!s->service_key)
 		return no_memory(c, path);
 	sprintf(s->service_key, "%s/%s", s->meta.ns, svc->valuestring);
-	s->service_name = s->service_key + strlen(s->meta.ns) + 1;
 	/* A malformed trigger time only costs a latency sample. */
 	t = field(annots, ANNOT_TRIGGER_TIME);
 	if (t && decode_rfc3339(t->valuestring, &s->trigger_time_ns))
@@ -1187,43 +1310,70 @@ static int decode_slice_fields(struct dctx *c, const cJSON *obj, struct kube_sli
 	return err;
 }
 
+/* The shared names and the hints (separate allocations: rare) of a slice. */
+static void slice_refs_free(struct kube_slice *s)
+{
+	size_t i;
+
+	for (i = 0; i < s->n_ports; i++)
+		shared_put(s->ports[i].name);
+	for (i = 0; i < s->n_endpoints; i++) {
+		shared_put(shared_by_id(packed_ep(s, i)->node));
+		hints_free(s->hints ? s->hints[i] : NULL);
+	}
+	free(s->hints);
+}
+
+/* The separate allocations of a slice being decoded; its names and hints
+ * too unless the packed copy took them. */
+static void slice_parts_free(struct kube_slice *t, bool refs)
+{
+	if (refs)
+		slice_refs_free(t);
+	kube_meta_free(&t->meta);
+	free(t->service_key);
+	free(t->ports);
+	free(t->endpoints);
+}
+
+static struct kube_slice *slice_pack(const struct kube_slice *t)
+{
+	size_t ports = t->n_ports * sizeof(*t->ports);
+	size_t eps = t->n_endpoints * ep_stride(t);
+	size_t key = strlen(t->service_key) + 1;
+	struct kube_slice *s = malloc(sizeof(*s) + ports + eps + meta_len(&t->meta) + key);
+	char *at = (char *)(s + 1);
+
+	if (!s)
+		return NULL;
+	*s = *t;
+	s->ports = pack(&at, t->ports, ports);
+	s->endpoints = pack(&at, t->endpoints, eps);
+	meta_pack_into(&s->meta, &t->meta, &at);
+	s->service_key = pack(&at, t->service_key, key);
+	return s;
+}
+
 int decode_slice(const cJSON *obj, struct kube_slice **out, struct decode_err *err)
 {
-	struct kube_slice *s;
+	struct kube_slice t = {};
 	struct dctx c;
 	int ret;
 
 	init_ctx(&c, err, "EndpointSlice");
-	*out = NULL;
-	s = calloc(1, sizeof(*s));
-	if (!s)
-		return no_memory(&c, "(object)");
-	ret = decode_slice_fields(&c, obj, s);
-	if (ret) {
-		kube_slice_free(s);
-		return ret;
-	}
-	*out = s;
-	return 0;
+	ret = decode_slice_fields(&c, obj, &t);
+	*out = ret ? NULL : slice_pack(&t);
+	if (!ret && !*out)
+		ret = no_memory(&c, "(object)");
+	slice_parts_free(&t, !*out);
+	return ret;
 }
 
 void kube_slice_free(struct kube_slice *s)
 {
-	size_t i;
-
 	if (!s)
 		return;
-	kube_meta_free(&s->meta);
-	free(s->service_key);
-	for (i = 0; i < s->n_ports; i++)
-		shared_put(s->ports[i].name);
-	free(s->ports);
-	for (i = 0; i < s->n_endpoints; i++) {
-		shared_put(packed_ep(s, i)->node_name);
-		hints_free(s->hints ? s->hints[i] : NULL);
-	}
-	free(s->hints);
-	free(s->endpoints);
+	slice_refs_free(s);
 	free(s);
 }
 

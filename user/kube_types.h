@@ -58,28 +58,29 @@ struct kube_lb_ingress {
 	bool vip;		/* ipMode absent or "VIP"; "Proxy" (or unknown) = false */
 };
 
+/* Fields ordered to pack: a large cluster holds 100k of these. */
 struct kube_service {
 	struct kube_meta meta;
+	struct kube_svc_port *ports;
+	struct xlb_ip *external_ips;		/* invalid entries skipped */
+	struct kube_lb_ingress *ingress;	/* entries with a valid ip only */
+	struct xlb_prefix *source_ranges;	/* trimmed; invalid skipped */
+	__u16 n_ports;			/* at most KUBE_MAX_PORTS */
+	__u16 n_external_ips;		/* these at most KUBE_MAX_IPS */
+	__u16 n_ingress;
+	__u16 n_source_ranges;
 	enum kube_svc_type type;
-	bool headless;		/* clusterIP "None" or empty */
-	bool proxy_excluded;	/* labelled service-proxy-name or headless */
+	__u32 affinity_timeout;	/* seconds; default 10800 */
 	/* One ClusterIP per family, paired from clusterIPs[i] / ipFamilies[i]
 	 * (fallback clusterIP); no two of the same family. */
 	struct xlb_ip cluster_ips[2];
-	size_t n_cluster_ips;
-	struct kube_svc_port *ports;
-	size_t n_ports;
-	struct xlb_ip *external_ips;		/* invalid entries skipped */
-	size_t n_external_ips;
-	struct kube_lb_ingress *ingress;	/* entries with a valid ip only */
-	size_t n_ingress;
-	struct xlb_prefix *source_ranges;	/* trimmed; invalid skipped */
-	size_t n_source_ranges;
+	__u8 n_cluster_ips;
+	__u16 health_check_node_port;	/* 0 = none */
+	bool headless;		/* clusterIP "None" or empty */
+	bool proxy_excluded;	/* labelled service-proxy-name or headless */
 	bool etp_local;		/* externalTrafficPolicy Local */
 	bool itp_local;		/* internalTrafficPolicy Local */
 	bool affinity;		/* sessionAffinity ClientIP */
-	__u32 affinity_timeout;	/* seconds; default 10800 */
-	__u16 health_check_node_port;	/* 0 = none */
 	bool allocate_lb_node_ports;	/* default true */
 };
 
@@ -117,18 +118,19 @@ struct kube_endpoint {
 struct kube_slice {
 	struct kube_meta meta;
 	char *service_key;	/* "namespace/<label kubernetes.io/service-name>" */
-	const char *service_name;	/* the label: points into service_key */
-	enum kube_addr_type addr_type;
+	/* The store's: the next slice of the same Service (store_slices_of). */
+	struct kube_slice *next_of_service;
 	struct kube_slice_port *ports;
-	size_t n_ports;
-	/* The valid endpoints of the address type, packed (16 bytes each for
-	 * IPv4, 32 for IPv6); read with kube_slice_endpoint(). */
+	/* The valid endpoints of the address type, packed (12 bytes each for
+	 * IPv4, 24 for IPv6); read with kube_slice_endpoint(). */
 	void *endpoints;
 	struct kube_hints **hints;	/* per endpoint; NULL when none has hints */
-	size_t n_endpoints;
 	/* endpoints.kubernetes.io/last-change-trigger-time as Unix time in
 	 * nanoseconds; 0 = absent or unparsable. */
 	int64_t trigger_time_ns;
+	enum kube_addr_type addr_type;
+	__u16 n_ports;		/* at most KUBE_MAX_PORTS */
+	__u16 n_endpoints;	/* at most KUBE_MAX_ENDPOINTS */
 };
 
 enum kube_node_addr_type {

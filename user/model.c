@@ -195,16 +195,16 @@ static bool slice_of_family(const struct kube_slice *s, __u8 family)
 }
 
 /* Every endpoint of the Service port across its slices of the family. */
-static int gather(struct kube_slice *const *slices, size_t n_slices, __u8 family,
-		  const struct kube_svc_port *sp, const struct node_info *ni,
-		  struct candidate **out, size_t *n_out)
+static int gather(const struct kube_slice *slices, __u8 family, const struct kube_svc_port *sp,
+		  const struct node_info *ni, struct candidate **out, size_t *n_out)
 {
-	size_t i, j, n = 0;
+	const struct kube_slice *s;
 	struct candidate *c;
+	size_t j, n = 0;
 
-	for (i = 0; i < n_slices; i++) {
-		if (slice_of_family(slices[i], family) && slice_port(slices[i], sp))
-			n += slices[i]->n_endpoints;
+	for (s = slices; s; s = s->next_of_service) {
+		if (slice_of_family(s, family) && slice_port(s, sp))
+			n += s->n_endpoints;
 	}
 	*out = NULL;
 	*n_out = 0;
@@ -214,8 +214,7 @@ static int gather(struct kube_slice *const *slices, size_t n_slices, __u8 family
 	if (!c)
 		return -ENOMEM;
 	n = 0;
-	for (i = 0; i < n_slices; i++) {
-		const struct kube_slice *s = slices[i];
+	for (s = slices; s; s = s->next_of_service) {
 		const struct kube_slice_port *p;
 
 		if (!slice_of_family(s, family) || !(p = slice_port(s, sp)))
@@ -372,22 +371,22 @@ static int categorize(const struct candidate *c, size_t n, const struct node_inf
 
 /* kube-proxy's LocalReadyEndpoints: distinct local ready IPs over every
  * usable slice port of the Service (per family). */
-static int count_local_ready(struct kube_slice *const *slices, size_t n_slices, __u8 family,
+static int count_local_ready(const struct kube_slice *slices, __u8 family,
 			     const struct node_info *ni, __u32 *count)
 {
+	const struct kube_slice *s;
 	struct candidate *c = NULL;
-	size_t i, j, n = 0, max = 0;
+	size_t j, n = 0, max = 0;
 
-	for (i = 0; i < n_slices; i++)
-		max += slices[i]->n_endpoints;
+	for (s = slices; s; s = s->next_of_service)
+		max += s->n_endpoints;
 	*count = 0;
 	if (!max)
 		return 0;
 	c = calloc(max, sizeof(*c));
 	if (!c)
 		return -ENOMEM;
-	for (i = 0; i < n_slices; i++) {
-		const struct kube_slice *s = slices[i];
+	for (s = slices; s; s = s->next_of_service) {
 		bool usable = false;
 
 		for (j = 0; j < s->n_ports; j++)
@@ -528,8 +527,7 @@ struct svc_family {
 	const char *svc_key;
 	__u8 family;
 	const struct xlb_ip *cip;
-	struct kube_slice *const *slices;
-	size_t n_slices;
+	const struct kube_slice *slices;	/* chained by next_of_service */
 	__u32 local_ready;
 	int64_t trigger_time_ns;
 };
@@ -593,7 +591,7 @@ static int fill_svc_port(const struct svc_family *f, const struct kube_svc_port 
 	if (!err)
 		err = svc_port_flags(f, ni, mp);
 	if (!err)
-		err = gather(f->slices, f->n_slices, f->family, sp, ni, &c, &n);
+		err = gather(f->slices, f->family, sp, ni, &c, &n);
 	if (err)
 		return err;
 	err = categorize(c, n, ni, mp);
@@ -620,14 +618,14 @@ static int build_family(const struct svc_family *f, const struct node_info *ni,
 	return 0;
 }
 
-static int64_t latest_trigger(struct kube_slice *const *slices, size_t n, __u8 family)
+static int64_t latest_trigger(const struct kube_slice *slices, __u8 family)
 {
+	const struct kube_slice *s;
 	int64_t t = 0;
-	size_t i;
 
-	for (i = 0; i < n; i++) {
-		if (slice_of_family(slices[i], family) && slices[i]->trigger_time_ns > t)
-			t = slices[i]->trigger_time_ns;
+	for (s = slices; s; s = s->next_of_service) {
+		if (slice_of_family(s, family) && s->trigger_time_ns > t)
+			t = s->trigger_time_ns;
 	}
 	return t;
 }
@@ -650,7 +648,7 @@ static int build_one(const struct store *st, const struct model_config *cfg,
 	if (skip_service(svc))
 		return 0;
 	f.svc_key = store_key(svc->meta.ns, svc->meta.name, key, sizeof(key));
-	f.slices = store_slices_of(st, f.svc_key, &f.n_slices);
+	f.slices = store_slices_of(st, f.svc_key);
 	if (!cfg->allow_external_ips && svc->n_external_ips) {
 		out->counts.ext_ips_skipped += (unsigned int)svc->n_external_ips;
 		out->counts.ext_ip_services++;
@@ -658,8 +656,8 @@ static int build_one(const struct store *st, const struct model_config *cfg,
 	for (i = 0; i < svc->n_cluster_ips; i++) {
 		f.cip = &svc->cluster_ips[i];
 		f.family = f.cip->family;
-		f.trigger_time_ns = latest_trigger(f.slices, f.n_slices, f.family);
-		err = count_local_ready(f.slices, f.n_slices, f.family, ni, &f.local_ready);
+		f.trigger_time_ns = latest_trigger(f.slices, f.family);
+		err = count_local_ready(f.slices, f.family, ni, &f.local_ready);
 		if (!err)
 			err = build_family(&f, ni, cfg, out);
 		if (err)

@@ -1,10 +1,8 @@
 // SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
-/* The object store; see store.h. One chained hash table type (string key ->
- * pointer) serves the Service map, the slice map, the slice-by-Service index
- * and the string sets used for change reports and relists. The tables borrow
- * their keys from what they index (an object's meta.key, a slice list's own
- * key, a change report's key list): a large cluster has a few hundred
- * thousand of them. */
+/* The object store; see store.h. Its tables (htab.h) hold pointers to what
+ * they index and read the keys from there (an object's meta.key, a slice
+ * list's first slice, a change report's key): a large cluster has a few
+ * hundred thousand of each. */
 #include <errno.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -12,152 +10,23 @@
 #include <string.h>
 
 #include "decode.h"
+#include "htab.h"
 #include "store.h"
 
-struct hent {
-	struct hent *next;
-	const char *key;	/* borrowed: lives as long as the entry */
-	void *val;
-};
-
-struct hmap {
-	struct hent **buckets;
-	size_t n_buckets;	/* a power of two */
-	size_t n;
-};
-
-#define HMAP_MIN_BUCKETS 64
-
-static uint64_t hash_str(const char *s)
+static const void *str_key(const void *obj)
 {
-	uint64_t h = 0xcbf29ce484222325ULL;	/* FNV-1a */
-
-	while (*s) {
-		h ^= (unsigned char)*s++;
-		h *= 0x100000001b3ULL;
-	}
-	return h;
+	return obj;
 }
 
-static int hmap_init(struct hmap *m)
-{
-	m->n = 0;
-	m->n_buckets = HMAP_MIN_BUCKETS;
-	m->buckets = calloc(m->n_buckets, sizeof(*m->buckets));
-	return m->buckets ? 0 : -ENOMEM;
-}
-
-/* Frees the entries, not the keys or values. */
-static void hmap_destroy(struct hmap *m)
-{
-	size_t i;
-
-	for (i = 0; i < m->n_buckets; i++) {
-		struct hent *e = m->buckets[i], *next;
-
-		for (; e; e = next) {
-			next = e->next;
-			free(e);
-		}
-	}
-	free(m->buckets);
-	m->buckets = NULL;
-	m->n = m->n_buckets = 0;
-}
-
-static struct hent **hmap_slot(const struct hmap *m, const char *key)
-{
-	struct hent **pp = &m->buckets[hash_str(key) & (m->n_buckets - 1)];
-
-	while (*pp && strcmp((*pp)->key, key))
-		pp = &(*pp)->next;
-	return pp;
-}
-
-static void *hmap_get(const struct hmap *m, const char *key)
-{
-	struct hent *e = *hmap_slot(m, key);
-
-	return e ? e->val : NULL;
-}
-
-/* Doubling keeps chains short; a failed grow just leaves them longer. */
-static void hmap_grow(struct hmap *m)
-{
-	size_t i, nb = m->n_buckets * 2;
-	struct hent **b = calloc(nb, sizeof(*b));
-
-	if (!b)
-		return;
-	for (i = 0; i < m->n_buckets; i++) {
-		struct hent *e = m->buckets[i], *next;
-
-		for (; e; e = next) {
-			size_t j = hash_str(e->key) & (nb - 1);
-
-			next = e->next;
-			e->next = b[j];
-			b[j] = e;
-		}
-	}
-	free(m->buckets);
-	m->buckets = b;
-	m->n_buckets = nb;
-}
-
-/* Sets key to val; *old gets the previous value (NULL if new). The entry
- * keeps key (not a copy), also when it replaces one. */
-static int hmap_put(struct hmap *m, const char *key, void *val, void **old)
-{
-	struct hent **pp = hmap_slot(m, key), *e;
-
-	*old = NULL;
-	if (*pp) {
-		*old = (*pp)->val;
-		(*pp)->val = val;
-		(*pp)->key = key;
-		return 0;
-	}
-	e = malloc(sizeof(*e));
-	if (!e)
-		return -ENOMEM;
-	e->next = NULL;
-	e->key = key;
-	e->val = val;
-	*pp = e;
-	if (++m->n > m->n_buckets)
-		hmap_grow(m);
-	return 0;
-}
-
-/* Removes key; returns its value or NULL. */
-static void *hmap_del(struct hmap *m, const char *key)
-{
-	struct hent **pp = hmap_slot(m, key), *e = *pp;
-	void *val;
-
-	if (!e)
-		return NULL;
-	*pp = e->next;
-	val = e->val;
-	free(e);
-	m->n--;
-	return val;
-}
-
-#define hmap_for_each(m, i, e)                                   \
-	for ((i) = 0; (i) < (m)->n_buckets; (i)++)              \
-		for ((e) = (m)->buckets[i]; (e); (e) = (e)->next)
+/* Sets of keys: the object is the key string itself. */
+static const struct htab_ops str_ops = { str_key, htab_str_hash, htab_str_equal };
 
 /* ---- change reports ---------------------------------------------------- */
-
-struct strset {
-	struct hmap map;
-};
 
 void store_changes_init(struct store_changes *chg)
 {
 	memset(chg, 0, sizeof(*chg));
+	htab_init(&chg->seen, &str_ops);
 }
 
 void store_changes_free(struct store_changes *chg)
@@ -167,16 +36,13 @@ void store_changes_free(struct store_changes *chg)
 	for (i = 0; i < chg->n; i++)
 		free(chg->keys[i]);
 	free(chg->keys);
-	if (chg->seen) {
-		hmap_destroy(&chg->seen->map);
-		free(chg->seen);
-	}
+	htab_free(&chg->seen);
 	store_changes_init(chg);
 }
 
 bool store_changes_has(const struct store_changes *chg, const char *key)
 {
-	return chg->seen && hmap_get(&chg->seen->map, key);
+	return htab_get(&chg->seen, key);
 }
 
 static int changes_add(struct store_changes *chg, const char *key)
@@ -186,14 +52,6 @@ static int changes_add(struct store_changes *chg, const char *key)
 
 	if (!chg || store_changes_has(chg, key))
 		return 0;
-	if (!chg->seen) {
-		chg->seen = calloc(1, sizeof(*chg->seen));
-		if (!chg->seen || hmap_init(&chg->seen->map)) {
-			free(chg->seen);
-			chg->seen = NULL;
-			return -ENOMEM;
-		}
-	}
 	if (chg->n == chg->cap) {
 		size_t cap = chg->cap ? chg->cap * 2 : 16;
 		char **keys = realloc(chg->keys, cap * sizeof(*keys));
@@ -204,7 +62,7 @@ static int changes_add(struct store_changes *chg, const char *key)
 		chg->cap = cap;
 	}
 	k = strdup(key);
-	if (!k || hmap_put(&chg->seen->map, k, k, &old)) {
+	if (!k || htab_put(&chg->seen, k, &old)) {
 		free(k);
 		return -ENOMEM;
 	}
@@ -214,18 +72,30 @@ static int changes_add(struct store_changes *chg, const char *key)
 
 /* ---- the store ---------------------------------------------------------- */
 
-/* The slices of one Service, with the index's key. */
-struct slice_list {
-	struct kube_slice **v;
-	size_t n;
-	size_t cap;
-	char key[];	/* "ns/service" */
-};
+static const void *service_key_of(const void *obj)
+{
+	return ((const struct kube_service *)obj)->meta.key;
+}
+
+static const void *slice_key_of(const void *obj)
+{
+	return ((const struct kube_slice *)obj)->meta.key;
+}
+
+static const void *service_of_slice(const void *obj)
+{
+	return ((const struct kube_slice *)obj)->service_key;
+}
+
+static const struct htab_ops service_ops = { service_key_of, htab_str_hash, htab_str_equal };
+static const struct htab_ops slice_ops = { slice_key_of, htab_str_hash, htab_str_equal };
+static const struct htab_ops by_service_ops = { service_of_slice, htab_str_hash,
+						 htab_str_equal };
 
 struct store {
-	struct hmap services;	/* "ns/name" -> struct kube_service */
-	struct hmap slices;	/* "ns/name" -> struct kube_slice */
-	struct hmap by_service;	/* "ns/service" -> struct slice_list */
+	struct htab services;	/* struct kube_service by "ns/name" */
+	struct htab slices;	/* struct kube_slice by "ns/name" */
+	struct htab by_service;	/* a Service's first slice by "ns/service" */
 	struct kube_node *node;
 };
 
@@ -241,39 +111,26 @@ struct store *store_new(void)
 
 	if (!st)
 		return NULL;
-	if (hmap_init(&st->services) || hmap_init(&st->slices) || hmap_init(&st->by_service)) {
-		store_free(st);
-		return NULL;
-	}
+	htab_init(&st->services, &service_ops);
+	htab_init(&st->slices, &slice_ops);
+	htab_init(&st->by_service, &by_service_ops);
 	return st;
 }
 
 void store_free(struct store *st)
 {
-	struct hent *e;
+	void *obj;
 	size_t i;
 
 	if (!st)
 		return;
-	if (st->services.buckets) {
-		hmap_for_each(&st->services, i, e)
-			kube_service_free(e->val);
-	}
-	if (st->slices.buckets) {
-		hmap_for_each(&st->slices, i, e)
-			kube_slice_free(e->val);
-	}
-	if (st->by_service.buckets) {
-		hmap_for_each(&st->by_service, i, e) {
-			struct slice_list *l = e->val;
-
-			free(l->v);
-			free(l);
-		}
-	}
-	hmap_destroy(&st->services);
-	hmap_destroy(&st->slices);
-	hmap_destroy(&st->by_service);
+	for (i = 0; (obj = htab_next(&st->services, &i));)
+		kube_service_free(obj);
+	for (i = 0; (obj = htab_next(&st->slices, &i));)
+		kube_slice_free(obj);
+	htab_free(&st->services);
+	htab_free(&st->slices);
+	htab_free(&st->by_service);
 	kube_node_free(st->node);
 	free(st);
 }
@@ -286,15 +143,14 @@ static bool same_version(const struct kube_meta *a, const struct kube_meta *b)
 
 int store_upsert_service(struct store *st, struct kube_service *svc, struct store_changes *chg)
 {
-	struct kube_service *old = hmap_get(&st->services, svc->meta.key);
+	struct kube_service *old = htab_get(&st->services, svc->meta.key);
 	void *prev;
 
 	if (old && same_version(&old->meta, &svc->meta)) {
 		kube_service_free(svc);
 		return 0;
 	}
-	if (changes_add(chg, svc->meta.key) ||
-	    hmap_put(&st->services, svc->meta.key, svc, &prev)) {
+	if (changes_add(chg, svc->meta.key) || htab_put(&st->services, svc, &prev)) {
 		kube_service_free(svc);
 		return -ENOMEM;
 	}
@@ -310,7 +166,7 @@ int store_delete_service(struct store *st, const char *ns, const char *name,
 	int err;
 
 	store_key(ns, name, key, sizeof(key));
-	old = hmap_del(&st->services, key);
+	old = htab_del(&st->services, key);
 	if (!old)
 		return 0;
 	err = changes_add(chg, key);
@@ -320,23 +176,23 @@ int store_delete_service(struct store *st, const char *ns, const char *name,
 
 const struct kube_service *store_get_service(const struct store *st, const char *key)
 {
-	return hmap_get(&st->services, key);
+	return htab_get(&st->services, key);
 }
 
 size_t store_n_services(const struct store *st)
 {
-	return st->services.n;
+	return st->services.len;
 }
 
 int store_for_each_service(const struct store *st,
 			   int (*fn)(const struct kube_service *svc, void *ctx), void *ctx)
 {
-	struct hent *e;
-	size_t i;
+	const struct kube_service *svc;
+	size_t i = 0;
 	int ret;
 
-	hmap_for_each(&st->services, i, e) {
-		ret = fn(e->val, ctx);
+	while ((svc = htab_next(&st->services, &i))) {
+		ret = fn(svc, ctx);
 		if (ret)
 			return ret;
 	}
@@ -345,51 +201,35 @@ int store_for_each_service(const struct store *st,
 
 /* ---- slices and their index ---------------------------------------------- */
 
+/* A Service's slices are chained through next_of_service from the one in
+ * by_service: no allocation per Service (most have one slice). */
 static int index_add(struct store *st, struct kube_slice *s)
 {
-	struct slice_list *l = hmap_get(&st->by_service, s->service_key);
-	void *old;
+	void *head;
 
-	if (!l) {
-		l = calloc(1, sizeof(*l) + strlen(s->service_key) + 1);
-		if (!l)
-			return -ENOMEM;
-		strcpy(l->key, s->service_key);
-		if (hmap_put(&st->by_service, l->key, l, &old)) {
-			free(l);
-			return -ENOMEM;
-		}
-	}
-	/* Most Services have one slice. */
-	if (l->n == l->cap) {
-		size_t cap = l->cap ? l->cap * 2 : 1;
-		struct kube_slice **v = realloc(l->v, cap * sizeof(*v));
-
-		if (!v)
-			return -ENOMEM;
-		l->v = v;
-		l->cap = cap;
-	}
-	l->v[l->n++] = s;
-	return 0;
+	s->next_of_service = htab_get(&st->by_service, s->service_key);
+	return htab_put(&st->by_service, s, &head);
 }
 
-static void index_del(struct store *st, const struct kube_slice *s)
+static void index_del(struct store *st, struct kube_slice *s)
 {
-	struct slice_list *l = hmap_get(&st->by_service, s->service_key);
-	size_t i;
+	struct kube_slice *head = htab_get(&st->by_service, s->service_key), **pp;
+	void *old;
 
-	if (!l)
+	if (!head)
 		return;
-	for (i = 0; i < l->n && l->v[i] != s; i++)
-		;
-	if (i < l->n)
-		l->v[i] = l->v[--l->n];
-	if (!l->n) {
-		hmap_del(&st->by_service, s->service_key);
-		free(l->v);
-		free(l);
+	if (head == s) {
+		if (s->next_of_service)
+			htab_put(&st->by_service, s->next_of_service, &old);	/* replaces s */
+		else
+			htab_del(&st->by_service, s->service_key);
+		return;
 	}
+	for (pp = &head->next_of_service; *pp; pp = &(*pp)->next_of_service)
+		if (*pp == s) {
+			*pp = s->next_of_service;
+			return;
+		}
 }
 
 /* Reports the Service the slice belongs to. */
@@ -400,7 +240,7 @@ static int report_slice(struct store_changes *chg, const struct kube_slice *s)
 
 int store_upsert_slice(struct store *st, struct kube_slice *slice, struct store_changes *chg)
 {
-	struct kube_slice *old = hmap_get(&st->slices, slice->meta.key);
+	struct kube_slice *old = htab_get(&st->slices, slice->meta.key);
 	void *prev;
 	int err;
 
@@ -412,7 +252,7 @@ int store_upsert_slice(struct store *st, struct kube_slice *slice, struct store_
 		kube_slice_free(slice);
 		return -ENOMEM;
 	}
-	if (hmap_put(&st->slices, slice->meta.key, slice, &prev)) {
+	if (htab_put(&st->slices, slice, &prev)) {
 		index_del(st, slice);
 		kube_slice_free(slice);
 		return -ENOMEM;
@@ -436,7 +276,7 @@ int store_delete_slice(struct store *st, const char *ns, const char *name,
 	int err;
 
 	store_key(ns, name, key, sizeof(key));
-	old = hmap_del(&st->slices, key);
+	old = htab_del(&st->slices, key);
 	if (!old)
 		return 0;
 	index_del(st, old);
@@ -447,58 +287,48 @@ int store_delete_slice(struct store *st, const char *ns, const char *name,
 
 const struct kube_slice *store_get_slice(const struct store *st, const char *key)
 {
-	return hmap_get(&st->slices, key);
+	return htab_get(&st->slices, key);
 }
 
 size_t store_n_slices(const struct store *st)
 {
-	return st->slices.n;
+	return st->slices.len;
 }
 
-struct kube_slice *const *store_slices_of(const struct store *st, const char *svc_key, size_t *n)
+const struct kube_slice *store_slices_of(const struct store *st, const char *svc_key)
 {
-	struct slice_list *l = hmap_get(&st->by_service, svc_key);
-
-	*n = l ? l->n : 0;
-	return l ? l->v : NULL;
+	return htab_get(&st->by_service, svc_key);
 }
 
 /* ---- relists -------------------------------------------------------------- */
 
-/* The keys of a relist, to find the stored objects it no longer has. */
-static int relist_keys(struct hmap *set, void *const *items, size_t n, char *const *keep,
-		       size_t n_keep, const struct kube_meta *(*meta)(const void *))
+/* The keys of a relist (items are objects of map), to find the stored
+ * objects it no longer has. */
+static int relist_keys(struct htab *set, const struct htab *map, void *const *items, size_t n,
+		       char *const *keep, size_t n_keep)
 {
 	void *old;
 	size_t i;
-	int err;
+	int err = 0;
 
-	err = hmap_init(set);
+	htab_init(set, &str_ops);
 	for (i = 0; !err && i < n; i++)
-		err = hmap_put(set, meta(items[i])->key, set, &old);
+		err = htab_put(set, (void *)map->ops->key(items[i]), &old);
 	for (i = 0; !err && i < n_keep; i++)
-		err = hmap_put(set, keep[i], set, &old);
+		err = htab_put(set, keep[i], &old);
 	return err;
 }
 
-static const struct kube_meta *svc_meta(const void *p)
-{
-	return &((const struct kube_service *)p)->meta;
-}
-
-static const struct kube_meta *slice_meta(const void *p)
-{
-	return &((const struct kube_slice *)p)->meta;
-}
-
 /* Stored keys of map that are not in keep. */
-static int stale_keys(const struct hmap *map, const struct hmap *keep, struct store_changes *out)
+static int stale_keys(const struct htab *map, const struct htab *keep, struct store_changes *out)
 {
-	struct hent *e;
-	size_t i;
+	const void *obj;
+	size_t i = 0;
 
-	hmap_for_each(map, i, e) {
-		if (!hmap_get(keep, e->key) && changes_add(out, e->key))
+	while ((obj = htab_next(map, &i))) {
+		const char *key = map->ops->key(obj);
+
+		if (!htab_get(keep, key) && changes_add(out, key))
 			return -ENOMEM;
 	}
 	return 0;
@@ -507,22 +337,21 @@ static int stale_keys(const struct hmap *map, const struct hmap *keep, struct st
 /* The relist skeleton shared by Services and slices: upsert every item,
  * then delete what the relist no longer has. */
 static int replace_all(struct store *st, void **items, size_t n, char *const *keep,
-		       size_t n_keep, struct store_changes *chg,
-		       const struct hmap *map, const struct kube_meta *(*meta)(const void *),
+		       size_t n_keep, struct store_changes *chg, const struct htab *map,
 		       int (*upsert)(struct store *, void *, struct store_changes *),
 		       int (*del)(struct store *, const char *, const char *,
 				  struct store_changes *))
 {
 	struct store_changes stale;
-	struct hmap listed;
+	struct htab listed;
 	size_t i, before = chg ? chg->n : 0;
 	int err;
 
 	store_changes_init(&stale);
-	err = relist_keys(&listed, items, n, keep, n_keep, meta);
+	err = relist_keys(&listed, map, items, n, keep, n_keep);
 	if (!err)
 		err = stale_keys(map, &listed, &stale);
-	hmap_destroy(&listed);
+	htab_free(&listed);
 	for (i = 0; i < n; i++) {
 		int ret = upsert(st, items[i], chg);	/* always takes the item */
 
@@ -553,14 +382,14 @@ static int upsert_slice_cb(struct store *st, void *p, struct store_changes *chg)
 int store_replace_services(struct store *st, struct kube_service **items, size_t n,
 			   char *const *keep, size_t n_keep, struct store_changes *chg)
 {
-	return replace_all(st, (void **)items, n, keep, n_keep, chg, &st->services, svc_meta,
+	return replace_all(st, (void **)items, n, keep, n_keep, chg, &st->services,
 			   upsert_svc_cb, store_delete_service);
 }
 
 int store_replace_slices(struct store *st, struct kube_slice **items, size_t n,
 			 char *const *keep, size_t n_keep, struct store_changes *chg)
 {
-	return replace_all(st, (void **)items, n, keep, n_keep, chg, &st->slices, slice_meta,
+	return replace_all(st, (void **)items, n, keep, n_keep, chg, &st->slices,
 			   upsert_slice_cb, store_delete_slice);
 }
 

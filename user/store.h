@@ -18,10 +18,10 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "htab.h"
 #include "kube_types.h"
 
 struct store;
-struct strset;
 
 /* The keys (malloc'd, as the array) may be taken over: set keys to NULL and
  * n and cap to 0 before store_changes_free. */
@@ -29,7 +29,7 @@ struct store_changes {
 	char **keys;		/* Service keys "ns/name", each once */
 	size_t n;
 	size_t cap;
-	struct strset *seen;	/* private */
+	struct htab seen;	/* private: the keys */
 };
 
 void store_changes_init(struct store_changes *chg);
@@ -70,10 +70,10 @@ size_t store_n_slices(const struct store *st);
  * that value is returned. The store must not change during the walk. */
 int store_for_each_service(const struct store *st,
 			   int (*fn)(const struct kube_service *svc, void *ctx), void *ctx);
-/* The slices labelled for Service key "ns/name": an array of *n entries,
- * valid until the next change to the store. */
-struct kube_slice *const *store_slices_of(const struct store *st, const char *svc_key,
-					  size_t *n);
+/* The slices labelled for Service key "ns/name": the first (NULL: none),
+ * then each one's next_of_service; valid until the next change to the
+ * store. */
+const struct kube_slice *store_slices_of(const struct store *st, const char *svc_key);
 
 /* "ns/name" into buf; returns buf. */
 #define STORE_KEY_MAX 512

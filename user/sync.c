@@ -1,10 +1,12 @@
 #include <errno.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <arpa/inet.h>
 #include <bpf/bpf.h>
 
+#include "htab.h"
 #include "maglev.h"
 #include "strmap.h"
 #include "sync.h"
@@ -26,38 +28,45 @@ struct prog_fe {
 	struct xlb_frontend v;
 };
 
-/* One programmed service port; key NULL while adopted and unclaimed.
- * Arrays are exactly as long as their count, NULL when empty. */
+/* One programmed service port in one block: this header, then its backend
+ * ids, frontends, source ranges and port name (port_fes() and on find
+ * them). The service entry and selection tables are not copied: they are
+ * read back from xlb_services and xlb_slots when the port changes. */
 struct prog_port {
-	char *key;
 	__u32 svc_id;
 	__u8 proto;
-	struct xlb_service svc;
-	__u32 *be_ids;		/* distinct backends of ctab and ltab */
-	size_t n_bes;
-	__u32 *ctab, n_ctab;
-	__u32 *ltab, n_ltab;
-	struct prog_fe *fes;
-	size_t n_fes;
-	struct xlb_prefix *ranges;
-	size_t n_ranges;
+	__u8 family;
+	bool taken;	/* adopted: claimed; a Service's: matched by the apply */
+	__u32 n_bes;
+	__u32 n_fes;
+	__u32 n_ranges;
+	__u32 be_ids[];		/* distinct backends of both tables */
 };
 
+/* The programmed ports of one Service in one block: this header, its key,
+ * then the ports back to back from ports_at (for_each_port). */
 struct prog_svc {
-	size_t n;
-	struct prog_port *ports[];
+	__u32 n_ports;
+	__u32 ports_at;
+	char key[];		/* "ns/name" */
+};
+
+/* A VIP marker, shared by the ClusterIP frontends of one address. */
+struct vip {
+	struct xlb_frontend_key k;	/* port and proto 0 */
+	__u32 n;	/* references + 1 (1: present, adopted, not yet referenced) */
 };
 
 struct sync {
 	struct xlb_maps *maps;
 	bool maglev;
-	struct strmap svcs;	/* "ns/name" -> struct prog_svc */
+	struct htab svcs;	/* struct prog_svc by key */
 	struct strmap adopted;	/* frontend key -> unclaimed adopted prog_port */
-	struct prog_port **adopted_all;
+	struct prog_port **adopted_all;	/* sorted by svc_id */
 	size_t n_adopted;
 	struct xlb_frontend_key *adopted_vips;	/* VIP markers found pinned */
 	size_t n_adopted_vips;
-	struct strmap vips;	/* VIP marker key -> 1 + its reference count */
+	struct htab vips;	/* struct vip by key */
 	__u32 next_svc, next_be;
 	struct sync_stats st;
 	struct xlb_lpm_key *node_prefixes[2];	/* last programmed pod, svc CIDRs */
@@ -66,6 +75,110 @@ struct sync {
 	__u32 *node_addr_flags;
 	size_t n_node_addrs;
 };
+
+/* ---- blocks ------------------------------------------------------------- */
+
+static struct prog_fe *port_fes(const struct prog_port *p)
+{
+	return (struct prog_fe *)(p->be_ids + p->n_bes);
+}
+
+static struct xlb_prefix *port_ranges(const struct prog_port *p)
+{
+	return (struct xlb_prefix *)(port_fes(p) + p->n_fes);
+}
+
+static char *port_name(const struct prog_port *p)
+{
+	return (char *)(port_ranges(p) + p->n_ranges);
+}
+
+#define ALIGN4(n) (((n) + 3) & ~(size_t)3)
+
+/* Bytes of p, rounded up so the next port of a block stays aligned; every
+ * port block is allocated that long. */
+static size_t port_size(const struct prog_port *p)
+{
+	return ALIGN4((size_t)(port_name(p) + strlen(port_name(p)) + 1 - (const char *)p));
+}
+
+/* A port with room for its arrays (filled by the caller) and its name. */
+static struct prog_port *port_new(size_t n_bes, size_t n_fes, size_t n_ranges, const char *name)
+{
+	size_t len = sizeof(struct prog_port) + n_bes * sizeof(__u32) +
+		     n_fes * sizeof(struct prog_fe) + n_ranges * sizeof(struct xlb_prefix);
+	struct prog_port *p = calloc(1, ALIGN4(len + strlen(name) + 1));
+
+	if (!p)
+		return NULL;
+	p->n_bes = n_bes;
+	p->n_fes = n_fes;
+	p->n_ranges = n_ranges;
+	strcpy(port_name(p), name);
+	return p;
+}
+
+static struct prog_port *svc_ports(const struct prog_svc *ps)
+{
+	return (struct prog_port *)((char *)ps + ps->ports_at);
+}
+
+static struct prog_port *port_next(const struct prog_port *p)
+{
+	return (struct prog_port *)((char *)p + port_size(p));
+}
+
+#define for_each_port(ps, p, i) \
+	for ((i) = 0, (p) = svc_ports(ps); (i) < (ps)->n_ports; (i)++, (p) = port_next(p))
+
+/* One block for key and copies of ports[0..n). */
+static struct prog_svc *svc_pack(const char *key, struct prog_port *const *ports, size_t n)
+{
+	size_t at = ALIGN4(offsetof(struct prog_svc, key) + strlen(key) + 1);
+	size_t len = at;
+	struct prog_svc *ps;
+	char *dst;
+
+	for (size_t i = 0; i < n; i++)
+		len += port_size(ports[i]);
+	ps = malloc(len);
+	if (!ps)
+		return NULL;
+	ps->n_ports = n;
+	ps->ports_at = at;
+	strcpy(ps->key, key);
+	dst = (char *)ps + at;
+	for (size_t i = 0; i < n; i++) {
+		memcpy(dst, ports[i], port_size(ports[i]));
+		((struct prog_port *)dst)->taken = false;
+		dst += port_size(ports[i]);
+	}
+	return ps;
+}
+
+static const void *svc_key(const void *obj)
+{
+	return ((const struct prog_svc *)obj)->key;
+}
+
+static const struct htab_ops svc_ops = { svc_key, htab_str_hash, htab_str_equal };
+
+static const void *vip_key(const void *obj)
+{
+	return &((const struct vip *)obj)->k;
+}
+
+static uint64_t vip_hash(const void *key)
+{
+	return htab_hash_bytes(key, sizeof(struct xlb_frontend_key));
+}
+
+static bool vip_equal(const void *a, const void *b)
+{
+	return !memcmp(a, b, sizeof(struct xlb_frontend_key));
+}
+
+static const struct htab_ops vip_ops = { vip_key, vip_hash, vip_equal };
 
 /* ---- small helpers ------------------------------------------------------ */
 
@@ -96,28 +209,6 @@ static int count_write(struct sync *s, int rc)
 	return rc;
 }
 
-static void port_free(struct prog_port *p)
-{
-	if (!p)
-		return;
-	free(p->key);
-	free(p->be_ids);
-	free(p->ctab);
-	free(p->ltab);
-	free(p->fes);
-	free(p->ranges);
-	free(p);
-}
-
-static void svc_free(struct prog_svc *ps)
-{
-	if (!ps)
-		return;
-	for (size_t i = 0; i < ps->n; i++)
-		port_free(ps->ports[i]);
-	free(ps);
-}
-
 struct sync *sync_new(struct xlb_maps *maps, bool maglev)
 {
 	struct sync *s = calloc(1, sizeof(*s));
@@ -126,31 +217,35 @@ struct sync *sync_new(struct xlb_maps *maps, bool maglev)
 		return NULL;
 	s->maps = maps;
 	s->maglev = maglev;
-	strmap_init(&s->svcs);
+	htab_init(&s->svcs, &svc_ops);
 	strmap_init(&s->adopted);
-	strmap_init(&s->vips);
+	htab_init(&s->vips, &vip_ops);
 	s->next_svc = 1;
 	s->next_be = 1;
 	return s;
 }
 
-void sync_free(struct sync *s)
+static void free_all(struct htab *t)
 {
-	struct strmap_entry *e;
+	void *obj;
 	size_t i = 0;
 
+	while ((obj = htab_next(t, &i)))
+		free(obj);
+	htab_free(t);
+}
+
+void sync_free(struct sync *s)
+{
 	if (!s)
 		return;
-	while (strmap_next(&s->svcs, &i, &e))
-		svc_free(e->value);
-	strmap_free(&s->svcs);
-	for (i = 0; i < s->n_adopted; i++)
-		if (s->adopted_all[i] && !s->adopted_all[i]->key)
-			port_free(s->adopted_all[i]);
+	free_all(&s->svcs);
+	for (size_t i = 0; i < s->n_adopted; i++)
+		free(s->adopted_all[i]);
 	free(s->adopted_all);
 	free(s->adopted_vips);
 	strmap_free(&s->adopted);
-	strmap_free(&s->vips);
+	free_all(&s->vips);
 	free(s->node_prefixes[0]);
 	free(s->node_prefixes[1]);
 	free(s->node_addrs);
@@ -160,28 +255,37 @@ void sync_free(struct sync *s)
 
 void sync_get_stats(const struct sync *s, struct sync_stats *out)
 {
-	struct strmap_entry *e;
-	size_t i = 0;
+	const struct prog_svc *ps;
+	const struct prog_port *p;
+	size_t i = 0, j;
 
 	*out = s->st;
 	out->svc_ports = out->backends = 0;
-	while (strmap_next(&s->svcs, &i, &e)) {
-		const struct prog_svc *ps = e->value;
-
-		out->svc_ports += ps->n;
-		for (size_t j = 0; j < ps->n; j++)
-			out->backends += ps->ports[j]->n_bes;
+	while ((ps = htab_next(&s->svcs, &i))) {
+		out->svc_ports += ps->n_ports;
+		for_each_port(ps, p, j)
+			out->backends += p->n_bes;
 	}
 }
 
 /* ---- adoption of pinned state ------------------------------------------- */
 
-static struct prog_port *adopted_port(struct sync *s, __u32 svc_id)
+static int cmp_svc_id(const void *a, const void *b)
 {
-	for (size_t i = 0; i < s->n_adopted; i++)
-		if (s->adopted_all[i]->svc_id == svc_id)
-			return s->adopted_all[i];
-	return NULL;
+	__u32 x = (*(struct prog_port *const *)a)->svc_id;
+	__u32 y = (*(struct prog_port *const *)b)->svc_id;
+
+	return x < y ? -1 : x > y;
+}
+
+/* The adopted port's slot in adopted_all (sorted by svc_id), or NULL. */
+static struct prog_port **adopted_port(struct sync *s, __u32 svc_id)
+{
+	struct prog_port key = { .svc_id = svc_id }, *kp = &key;
+
+	if (!s->n_adopted)
+		return NULL;
+	return bsearch(&kp, s->adopted_all, s->n_adopted, sizeof(kp), cmp_svc_id);
 }
 
 /* Read a table generation back: the backend ids in slot order. */
@@ -204,105 +308,141 @@ static int read_table(struct sync *s, __u32 svc_id, const struct xlb_service *sv
 	return 0;
 }
 
-static int add_backend_once(struct sync *s, struct prog_port *p, __u32 id)
+/* Each id of tab once (ids[] has room for all), if its backend exists. */
+static void add_backends_once(struct sync *s, __u32 *ids, __u32 *n, const __u32 *tab, __u32 n_tab)
 {
 	struct xlb_backend b;
-	__u32 *grown;
 
-	for (size_t i = 0; i < p->n_bes; i++)
-		if (p->be_ids[i] == id)
-			return 0;
-	if (bpf_map_lookup_elem(s->maps->fd[XLB_MAP_BACKENDS], &id, &b))
-		return 0;
-	grown = realloc(p->be_ids, (p->n_bes + 1) * sizeof(*grown));
-	if (!grown)
+	for (__u32 i = 0; i < n_tab; i++) {
+		__u32 j;
+
+		for (j = 0; j < *n && ids[j] != tab[i]; j++)
+			;
+		if (j < *n || bpf_map_lookup_elem(s->maps->fd[XLB_MAP_BACKENDS], &tab[i], &b))
+			continue;
+		ids[(*n)++] = tab[i];
+		if (tab[i] >= s->next_be)
+			s->next_be = tab[i] + 1;
+	}
+}
+
+/* A pinned service entry: an adopted port with the distinct backends of
+ * both its tables. */
+static int adopt_service(const void *key, const void *value, void *arg)
+{
+	__u32 svc_id = *(const __u32 *)key, *tab[2] = {}, n_tab[2] = {}, *ids = NULL, n = 0;
+	struct prog_port *p = NULL, **grown = NULL;
+	struct sync *s = arg;
+	int err;
+
+	err = read_table(s, svc_id, value, XLB_SET_CLUSTER, &tab[0], &n_tab[0]) ?:
+	      read_table(s, svc_id, value, XLB_SET_LOCAL, &tab[1], &n_tab[1]);
+	if (!err)
+		ids = calloc(n_tab[0] + n_tab[1] + 1, sizeof(*ids));
+	if (ids) {
+		add_backends_once(s, ids, &n, tab[0], n_tab[0]);
+		add_backends_once(s, ids, &n, tab[1], n_tab[1]);
+		p = port_new(n, 0, 0, "");
+	}
+	if (p)
+		grown = realloc(s->adopted_all, (s->n_adopted + 1) * sizeof(*grown));
+	if (grown) {
+		p->svc_id = svc_id;
+		memcpy(p->be_ids, ids, n * sizeof(*ids));
+		s->adopted_all = grown;
+		s->adopted_all[s->n_adopted++] = p;
+		if (svc_id >= s->next_svc)
+			s->next_svc = svc_id + 1;
+	} else {
+		free(p);
+		err = err ?: -ENOMEM;
+	}
+	free(ids);
+	free(tab[0]);
+	free(tab[1]);
+	return err;
+}
+
+/* Grow the adopted port *pp by one item at the end of the array ending at
+ * byte offset at (adoption adds frontends, then ranges). */
+static int port_insert(struct prog_port **pp, size_t at, const void *item, size_t size)
+{
+	size_t len = (const char *)port_name(*pp) + strlen(port_name(*pp)) + 1 -
+		     (const char *)*pp;
+	struct prog_port *p = realloc(*pp, ALIGN4(len + size));
+
+	if (!p)
 		return -ENOMEM;
-	p->be_ids = grown;
-	p->be_ids[p->n_bes++] = id;
-	if (id >= s->next_be)
-		s->next_be = id + 1;
+	memmove((char *)p + at + size, (char *)p + at, len - at);
+	memcpy((char *)p + at, item, size);
+	*pp = p;
 	return 0;
 }
 
-static int adopt_service(const void *key, const void *value, void *arg)
+/* A VIP marker as present, with no reference yet. */
+static struct vip *vip_new(struct sync *s, const struct xlb_frontend_key *k)
 {
-	struct sync *s = arg;
-	__u32 svc_id = *(const __u32 *)key;
-	struct prog_port *p = calloc(1, sizeof(*p)), **grown;
-	int err = -ENOMEM;
+	struct vip *v = malloc(sizeof(*v)), *old;
 
-	if (!p)
-		return err;
-	p->svc_id = svc_id;
-	p->svc = *(const struct xlb_service *)value;
-	err = read_table(s, svc_id, &p->svc, XLB_SET_CLUSTER, &p->ctab, &p->n_ctab);
-	if (!err)
-		err = read_table(s, svc_id, &p->svc, XLB_SET_LOCAL, &p->ltab, &p->n_ltab);
-	for (__u32 i = 0; !err && i < p->n_ctab; i++)
-		err = add_backend_once(s, p, p->ctab[i]);
-	for (__u32 i = 0; !err && i < p->n_ltab; i++)
-		err = add_backend_once(s, p, p->ltab[i]);
-	grown = err ? NULL : realloc(s->adopted_all, (s->n_adopted + 1) * sizeof(*grown));
-	if (!grown) {
-		port_free(p);
-		return err ? err : -ENOMEM;
+	if (!v)
+		return NULL;
+	v->k = *k;
+	v->n = 1;
+	if (htab_put(&s->vips, v, (void **)&old)) {
+		free(v);
+		return NULL;
 	}
-	s->adopted_all = grown;
-	s->adopted_all[s->n_adopted++] = p;
-	if (svc_id >= s->next_svc)
-		s->next_svc = svc_id + 1;
-	return 0;
+	free(old);
+	return v;
+}
+
+static int adopt_vip(struct sync *s, const struct xlb_frontend_key *k)
+{
+	struct xlb_frontend_key *vips = realloc(s->adopted_vips,
+					      (s->n_adopted_vips + 1) * sizeof(*vips));
+
+	if (!vips)
+		return -ENOMEM;
+	s->adopted_vips = vips;
+	vips[s->n_adopted_vips++] = *k;
+	return vip_new(s, k) ? 0 : -ENOMEM;
 }
 
 static int adopt_frontend(const void *key, const void *value, void *arg)
 {
 	const struct xlb_frontend_key *k = key;
 	const struct xlb_frontend *v = value;
+	struct prog_fe fe = { .k = *k, .v = *v };
 	struct sync *s = arg;
-	struct prog_port *p;
-	struct prog_fe *grown;
-	char ks[FE_STRLEN];
+	struct prog_port **pp;
+	int err;
 
-	fe_str(k, ks);
-	if (v->kind == XLB_FE_VIP) {
-		struct xlb_frontend_key *vips = realloc(s->adopted_vips,
-						      (s->n_adopted_vips + 1) * sizeof(*vips));
-
-		if (!vips)
-			return -ENOMEM;
-		s->adopted_vips = vips;
-		vips[s->n_adopted_vips++] = *k;
-		return strmap_put(&s->vips, ks, (void *)(uintptr_t)1);
-	}
-	p = adopted_port(s, v->svc_id);
-	if (!p)
+	if (v->kind == XLB_FE_VIP)
+		return adopt_vip(s, k);
+	pp = adopted_port(s, v->svc_id);
+	if (!pp)
 		return 0;	/* dangling: removed by garbage collection */
-	grown = realloc(p->fes, (p->n_fes + 1) * sizeof(*grown));
-	if (!grown)
-		return -ENOMEM;
-	p->fes = grown;
-	p->fes[p->n_fes++] = (struct prog_fe){ .k = *k, .v = *v };
-	return strmap_put(&s->adopted, ks, p);
+	err = port_insert(pp, (char *)port_ranges(*pp) - (char *)*pp, &fe, sizeof(fe));
+	if (!err)
+		(*pp)->n_fes++;
+	return err;
 }
 
 static int adopt_range(const void *key, const void *value, void *arg)
 {
 	const struct xlb_lpm_key *k = key;
 	struct sync *s = arg;
-	struct prog_port *p = adopted_port(s, k->id);
-	struct xlb_prefix *grown;
+	struct prog_port **pp = adopted_port(s, k->id);
+	struct xlb_prefix r = { .len = k->prefixlen - 32 };
+	int err;
 
-	if (!p)
+	if (!pp)
 		return 0;
-	grown = realloc(p->ranges, (p->n_ranges + 1) * sizeof(*grown));
-	if (!grown)
-		return -ENOMEM;
-	p->ranges = grown;
-	memset(&p->ranges[p->n_ranges], 0, sizeof(*grown));
-	memcpy(p->ranges[p->n_ranges].ip.bytes, &k->addr, 16);
-	p->ranges[p->n_ranges].len = k->prefixlen - 32;
-	p->n_ranges++;
-	return 0;
+	memcpy(r.ip.bytes, &k->addr, 16);
+	err = port_insert(pp, port_name(*pp) - (char *)*pp, &r, sizeof(r));
+	if (!err)
+		(*pp)->n_ranges++;
+	return err;
 }
 
 struct key_list {
@@ -339,30 +479,48 @@ static int adopt_node(struct sync *s)
 	       maps_walk(s->maps, XLB_MAP_LOCAL_ADDRS, adopt_key, &addrs);
 }
 
+/* Once the adopted ports no longer move: index them by frontend; their
+ * protocol and family (also of their ranges) come from the frontends. */
+static int index_adopted(struct sync *s)
+{
+	char ks[FE_STRLEN];
+
+	for (size_t i = 0; i < s->n_adopted; i++) {
+		struct prog_port *p = s->adopted_all[i];
+		struct prog_fe *fes = port_fes(p);
+
+		for (__u32 j = 0; j < p->n_ranges && p->n_fes; j++)
+			port_ranges(p)[j].ip.family = fes[0].k.family;
+		if (p->n_fes) {
+			p->proto = fes[0].k.proto;
+			p->family = fes[0].k.family;
+		}
+		for (__u32 j = 0; j < p->n_fes; j++) {
+			fe_str(&fes[j].k, ks);
+			if (strmap_put(&s->adopted, ks, p))
+				return -ENOMEM;
+		}
+	}
+	return 0;
+}
+
 int sync_adopt(struct sync *s, char *err, size_t errlen)
 {
 	int rc = maps_walk(s->maps, XLB_MAP_SERVICES, adopt_service, s);
 
+	if (!rc && s->n_adopted)
+		qsort(s->adopted_all, s->n_adopted, sizeof(*s->adopted_all), cmp_svc_id);
 	if (!rc)
 		rc = maps_walk(s->maps, XLB_MAP_FRONTENDS, adopt_frontend, s);
 	if (!rc)
 		rc = maps_walk(s->maps, XLB_MAP_SRC_RANGES, adopt_range, s);
 	if (!rc)
 		rc = adopt_node(s);
-	if (rc) {
+	if (!rc)
+		rc = index_adopted(s);
+	if (rc)
 		snprintf(err, errlen, "adopt pinned state: %s", strerror(-rc));
-		return rc;
-	}
-	/* Families of adopted ranges come from their port's frontends. */
-	for (size_t i = 0; i < s->n_adopted; i++) {
-		struct prog_port *p = s->adopted_all[i];
-
-		for (size_t j = 0; j < p->n_ranges && p->n_fes; j++)
-			p->ranges[j].ip.family = p->fes[0].k.family;
-		if (p->n_fes)
-			p->proto = p->fes[0].k.proto;
-	}
-	return 0;
+	return rc;
 }
 
 /* ---- building the desired programmed form ------------------------------- */
@@ -381,7 +539,8 @@ static void fe_from_model(const struct model_frontend *mf, __u8 family, __u32 sv
 	out->v.flags = mf->gated ? XLB_FE_GATED : 0;
 }
 
-/* The adopted port one of dp's frontends names, claimed for dp. */
+/* The adopted port one of dp's frontends names, claimed for dp (it stays
+ * in adopted_all until the garbage collection). */
 static struct prog_port *claim_adopted(struct sync *s, const struct model_svc_port *dp)
 {
 	struct prog_port *p;
@@ -392,12 +551,10 @@ static struct prog_port *claim_adopted(struct sync *s, const struct model_svc_po
 		fe_from_model(&dp->fes[i], dp->family, 0, &fe);
 		fe_str(&fe.k, ks);
 		p = strmap_get(&s->adopted, ks);
-		if (!p || p->key)
-			continue;
-		p->key = strdup(dp->key);
-		if (!p->key)
-			return NULL;
-		return p;
+		if (p && !p->taken) {
+			p->taken = true;
+			return p;
+		}
 	}
 	return NULL;
 }
@@ -514,75 +671,101 @@ static void add_endpoints(struct sync *s, struct be_list *bes, const struct be_l
 	}
 }
 
-static void *dup_array(const void *src, size_t n, size_t size)
+/* The frontends of dp into fes (room for dp->n_fes), NodePorts once per
+ * family (they share one entry); returns their number. */
+static size_t build_frontends(const struct model_svc_port *dp, __u32 svc_id, struct prog_fe *fes)
 {
-	void *p = n ? malloc(n * size) : NULL;
+	size_t n = 0;
 
-	if (p)
-		memcpy(p, src, n * size);
-	return p;
-}
-
-/* The frontends of dp, NodePorts once per family (they share one entry). */
-static int build_frontends(const struct model_svc_port *dp, struct prog_port *np)
-{
-	np->fes = dp->n_fes ? calloc(dp->n_fes, sizeof(*np->fes)) : NULL;
-	if (dp->n_fes && !np->fes)
-		return -ENOMEM;
 	for (size_t i = 0; i < dp->n_fes; i++) {
 		struct prog_fe fe;
 		size_t j;
 
-		fe_from_model(&dp->fes[i], dp->family, np->svc_id, &fe);
-		for (j = 0; j < np->n_fes && memcmp(&np->fes[j].k, &fe.k, sizeof(fe.k)); j++)
+		fe_from_model(&dp->fes[i], dp->family, svc_id, &fe);
+		for (j = 0; j < n && memcmp(&fes[j].k, &fe.k, sizeof(fe.k)); j++)
 			;
-		if (j == np->n_fes)
-			np->fes[np->n_fes++] = fe;
+		if (j == n)
+			fes[n++] = fe;
 	}
-	return 0;
+	return n;
 }
 
-/* np for dp, reusing op's svc_id and backend ids; bes gets np's backends
- * with their values, for program_port. */
-static struct prog_port *build_port(struct sync *s, const struct model_svc_port *dp,
-				    const struct prog_port *op, struct be_list *bes)
+/* A port being applied: its new block and what programming it takes
+ * beyond that. */
+struct port_build {
+	struct prog_port *np;
+	struct xlb_service svc;	/* flags and affinity timeout */
+	struct xlb_service cur;	/* op's entry as programmed, if have_cur */
+	bool have_cur;
+	struct be_list bes;	/* np's backends with their values */
+	__u32 *ctab, *ltab;
+	__u32 n_ctab, n_ltab;
+};
+
+static void build_free(struct port_build *b)
 {
-	struct prog_port *np = calloc(1, sizeof(*np));
+	free(b->np);
+	free(b->bes.v);
+	free(b->ctab);
+	free(b->ltab);
+	memset(b, 0, sizeof(*b));
+}
+
+/* The block of the new port: dp's backends, frontends, ranges and name. */
+static struct prog_port *new_port(const struct model_svc_port *dp, __u32 svc_id,
+				  const struct be_list *bes)
+{
+	struct prog_fe *fes = dp->n_fes ? calloc(dp->n_fes, sizeof(*fes)) : NULL;
+	size_t n_fes = fes ? build_frontends(dp, svc_id, fes) : 0;
+	struct prog_port *np = NULL;
+
+	if (!dp->n_fes || fes)
+		np = port_new(bes->n, n_fes, dp->n_source_ranges, dp->port_name);
+	if (np) {
+		np->svc_id = svc_id;
+		np->proto = dp->proto;
+		np->family = dp->family;
+		for (size_t i = 0; i < bes->n; i++)
+			np->be_ids[i] = bes->v[i].id;
+		if (n_fes)
+			memcpy(port_fes(np), fes, n_fes * sizeof(*fes));
+		if (dp->n_source_ranges)
+			memcpy(port_ranges(np), dp->source_ranges,
+			       dp->n_source_ranges * sizeof(*dp->source_ranges));
+	}
+	free(fes);
+	return np;
+}
+
+/* The new version of op for dp into b, reusing op's svc_id and backend
+ * ids. */
+static int build_port(struct sync *s, const struct model_svc_port *dp,
+		      const struct prog_port *op, struct port_build *b)
+{
 	struct be_list old = {};
 	size_t max = dp->n_cluster + dp->n_local;
+	int rc = -ENOMEM;
 
-	bes->n = 0;
-	bes->v = max ? calloc(max, sizeof(*bes->v)) : NULL;
-	if (!np || (max && !bes->v) || load_backends(s, op, &old))
-		goto fail;
-	np->key = strdup(dp->key);
-	np->svc_id = op ? op->svc_id : s->next_svc++;
-	np->proto = dp->proto;
-	np->svc.flags = dp->flags | (s->maglev ? XLB_SVC_MAGLEV : 0);
-	np->svc.affinity_timeout = dp->affinity_timeout;
-	add_endpoints(s, bes, &old, dp->cluster, dp->n_cluster);
-	add_endpoints(s, bes, &old, dp->local, dp->n_local);
-	np->n_bes = bes->n;
-	np->be_ids = bes->n ? calloc(bes->n, sizeof(*np->be_ids)) : NULL;
-	for (size_t i = 0; np->be_ids && i < bes->n; i++)
-		np->be_ids[i] = bes->v[i].id;
-	np->ranges = dup_array(dp->source_ranges, dp->n_source_ranges, sizeof(*np->ranges));
-	np->n_ranges = dp->n_source_ranges;
-	if (!np->key || (bes->n && !np->be_ids) || (np->n_ranges && !np->ranges) ||
-	    build_table(s, bes, dp->cluster, dp->n_cluster, op && s->maglev ? op->n_ctab : 0,
-			&np->ctab, &np->n_ctab) ||
-	    build_table(s, bes, dp->local, dp->n_local, op && s->maglev ? op->n_ltab : 0,
-			&np->ltab, &np->n_ltab) ||
-	    build_frontends(dp, np))
-		goto fail;
+	memset(b, 0, sizeof(*b));
+	b->have_cur = op && !maps_get_service(s->maps, op->svc_id, &b->cur);
+	b->bes.v = max ? calloc(max, sizeof(*b->bes.v)) : NULL;
+	if ((max && !b->bes.v) || load_backends(s, op, &old))
+		goto out;
+	b->svc.flags = dp->flags | (s->maglev ? XLB_SVC_MAGLEV : 0);
+	b->svc.affinity_timeout = dp->affinity_timeout;
+	add_endpoints(s, &b->bes, &old, dp->cluster, dp->n_cluster);
+	add_endpoints(s, &b->bes, &old, dp->local, dp->n_local);
+	b->np = new_port(dp, op ? op->svc_id : s->next_svc++, &b->bes);
+	if (b->np &&
+	    !build_table(s, &b->bes, dp->cluster, dp->n_cluster, b->cur.n_cluster, &b->ctab,
+			 &b->n_ctab) &&
+	    !build_table(s, &b->bes, dp->local, dp->n_local, b->cur.n_local, &b->ltab, &b->n_ltab))
+		rc = 0;
+out:
 	free(old.v);
-	return np;
-fail:
-	free(old.v);
-	free(bes->v);
-	bes->v = NULL;
-	port_free(np);
-	return NULL;
+	if (rc)
+		build_free(b);
+	return rc;
 }
 
 /* ---- applying ----------------------------------------------------------- */
@@ -597,28 +780,48 @@ static bool has_be(const struct prog_port *p, __u32 id)
 
 static bool has_fe(const struct prog_port *p, const struct prog_fe *fe, bool same_value)
 {
+	const struct prog_fe *fes = p ? port_fes(p) : NULL;
+
 	for (size_t i = 0; p && i < p->n_fes; i++)
-		if (!memcmp(&p->fes[i].k, &fe->k, sizeof(fe->k)))
-			return !same_value || !memcmp(&p->fes[i].v, &fe->v, sizeof(fe->v));
+		if (!memcmp(&fes[i].k, &fe->k, sizeof(fe->k)))
+			return !same_value || !memcmp(&fes[i].v, &fe->v, sizeof(fe->v));
 	return false;
 }
 
 static bool has_range(const struct prog_port *p, const struct xlb_prefix *r)
 {
+	const struct xlb_prefix *ranges = p ? port_ranges(p) : NULL;
+
 	for (size_t i = 0; p && i < p->n_ranges; i++)
-		if (p->ranges[i].len == r->len &&
-		    !memcmp(p->ranges[i].ip.bytes, r->ip.bytes, sizeof(r->ip.bytes)))
+		if (ranges[i].len == r->len &&
+		    !memcmp(ranges[i].ip.bytes, r->ip.bytes, sizeof(r->ip.bytes)))
 			return true;
 	return false;
 }
 
-static bool same_tables(const struct prog_port *a, const struct prog_port *b)
+/* Whether generation cur->gen of set holds exactly tab[0..n). */
+static bool same_table(struct sync *s, __u32 svc_id, const struct xlb_service *cur, __u8 set,
+		       const __u32 *tab, __u32 n)
 {
-	return a->svc.flags == b->svc.flags &&
-	       a->svc.affinity_timeout == b->svc.affinity_timeout &&
-	       a->n_ctab == b->n_ctab && a->n_ltab == b->n_ltab &&
-	       (!a->n_ctab || !memcmp(a->ctab, b->ctab, a->n_ctab * sizeof(*a->ctab))) &&
-	       (!a->n_ltab || !memcmp(a->ltab, b->ltab, a->n_ltab * sizeof(*a->ltab)));
+	struct xlb_slot_key k = { .svc_id = svc_id, .gen = cur->gen, .set = set };
+	__u32 id;
+
+	for (k.index = 0; k.index < n; k.index++)
+		if (bpf_map_lookup_elem(s->maps->fd[XLB_MAP_SLOTS], &k, &id) || id != tab[k.index])
+			return false;
+	return true;
+}
+
+/* Whether the programmed entry and tables already are b's. */
+static bool same_tables(struct sync *s, const struct port_build *b)
+{
+	const struct xlb_service *cur = &b->cur;
+
+	return b->have_cur && cur->flags == b->svc.flags &&
+	       cur->affinity_timeout == b->svc.affinity_timeout &&
+	       cur->n_cluster == b->n_ctab && cur->n_local == b->n_ltab &&
+	       same_table(s, b->np->svc_id, cur, XLB_SET_CLUSTER, b->ctab, b->n_ctab) &&
+	       same_table(s, b->np->svc_id, cur, XLB_SET_LOCAL, b->ltab, b->n_ltab);
 }
 
 static int set_backend(struct sync *s, const struct prog_be *b)
@@ -634,31 +837,32 @@ static void range_key(const struct xlb_prefix *r, union xlb_addr *a)
 	memcpy(a, r->ip.bytes, 16);
 }
 
-/* VIP markers are shared by the ClusterIP frontends of one address; the
- * map holds references + 1 (1: present, adopted, not yet referenced). */
+/* VIP markers are shared by the ClusterIP frontends of one address: count
+ * the references (see struct vip). */
 static void vip_ref(struct sync *s, const struct prog_fe *fe, int delta)
 {
 	struct prog_fe vip = { .k = fe->k, .v = { .svc_id = fe->v.svc_id, .kind = XLB_FE_VIP } };
-	char ks[FE_STRLEN];
-	uintptr_t n;
+	struct vip *v;
 
 	if (fe->v.kind != XLB_FE_CLUSTER_IP)
 		return;
 	vip.k.port = 0;
 	vip.k.proto = 0;
-	fe_str(&vip.k, ks);
-	n = (uintptr_t)strmap_get(&s->vips, ks);
-	if (delta > 0 && !n) {
-		count_write(s, maps_set_frontend(s->maps, &vip.k, &vip.v));
-		n = 1;
-	}
-	if (delta < 0 && n <= 2) {
-		strmap_del(&s->vips, ks);
+	v = htab_get(&s->vips, &vip.k);
+	if (delta < 0 && (!v || v->n <= 2)) {
+		free(htab_del(&s->vips, &vip.k));
 		count_write(s, maps_del_frontend(s->maps, &vip.k));
 		return;
 	}
-	if (strmap_put(&s->vips, ks, (void *)(n + delta)))
-		s->st.errors++;
+	if (delta > 0 && !v) {
+		count_write(s, maps_set_frontend(s->maps, &vip.k, &vip.v));
+		v = vip_new(s, &vip.k);
+		if (!v) {
+			s->st.errors++;
+			return;
+		}
+	}
+	v->n += delta;
 }
 
 /* Another service may have claimed the same frontend since: the map entry
@@ -695,19 +899,21 @@ static void put_fe(struct sync *s, const struct prog_fe *fe, bool new_ref)
 static void remove_stale(struct sync *s, const struct prog_port *op, const struct prog_port *np,
 			 __u32 **flush, size_t *n_flush)
 {
+	const struct prog_fe *fes = port_fes(op);
+	const struct xlb_prefix *ranges = port_ranges(op);
 	union xlb_addr a;
 
 	for (size_t i = 0; i < op->n_fes; i++)
-		if (!has_fe(np, &op->fes[i], false))
-			del_fe(s, &op->fes[i]);
+		if (!has_fe(np, &fes[i], false))
+			del_fe(s, &fes[i]);
 	if (!np)
 		count_write(s, maps_del_service(s->maps, op->svc_id));
 	for (size_t i = 0; i < op->n_ranges; i++) {
-		if (has_range(np, &op->ranges[i]))
+		if (has_range(np, &ranges[i]))
 			continue;
-		range_key(&op->ranges[i], &a);
+		range_key(&ranges[i], &a);
 		count_write(s, maps_del_prefix(s->maps, XLB_MAP_SRC_RANGES, op->svc_id, &a,
-					       op->ranges[i].len));
+					       ranges[i].len));
 	}
 	for (size_t i = 0; i < op->n_bes; i++) {
 		__u32 *grown;
@@ -727,124 +933,163 @@ static void remove_stale(struct sync *s, const struct prog_port *op, const struc
 
 /* Add phase: backends, tables, ranges, frontends. A failure before the
  * tables switch leaves op fully in charge (new backends are removed). */
-static int program_port(struct sync *s, struct prog_port *np, const struct prog_port *op,
-			const struct be_list *bes, char *err, size_t errlen)
+static int program_port(struct sync *s, const struct port_build *b, const struct prog_port *op,
+			const char *what, char *err, size_t errlen)
 {
+	const struct prog_port *np = b->np;
+	const struct xlb_prefix *ranges = port_ranges(np);
+	const struct prog_fe *fes = port_fes(np);
 	union xlb_addr a;
 	size_t i;
 	int rc = 0;
 
-	for (i = 0; i < bes->n && !rc; i++)
-		if (!has_be(op, bes->v[i].id))
-			rc = set_backend(s, &bes->v[i]);
-	if (!rc && (!op || !same_tables(op, np)))
-		rc = count_write(s, maps_publish_service(s->maps, np->svc_id, &np->svc, np->ctab,
-							 np->n_ctab, np->ltab, np->n_ltab));
+	for (i = 0; i < b->bes.n && !rc; i++)
+		if (!has_be(op, b->bes.v[i].id))
+			rc = set_backend(s, &b->bes.v[i]);
+	if (!rc && !same_tables(s, b))
+		rc = count_write(s, maps_publish_service(s->maps, np->svc_id, &b->svc, b->ctab,
+							 b->n_ctab, b->ltab, b->n_ltab));
 	if (rc) {
-		snprintf(err, errlen, "%s: program backends and tables: %s", np->key,
-			 strerror(-rc));
+		snprintf(err, errlen, "%s: program backends and tables: %s", what, strerror(-rc));
 		while (i--)
-			if (!has_be(op, bes->v[i].id))
-				count_write(s, maps_del_backend(s->maps, bes->v[i].id));
+			if (!has_be(op, b->bes.v[i].id))
+				count_write(s, maps_del_backend(s->maps, b->bes.v[i].id));
 		return rc;
 	}
 	for (i = 0; i < np->n_ranges; i++) {
-		if (has_range(op, &np->ranges[i]))
+		if (has_range(op, &ranges[i]))
 			continue;
-		range_key(&np->ranges[i], &a);
+		range_key(&ranges[i], &a);
 		if (count_write(s, maps_set_prefix(s->maps, XLB_MAP_SRC_RANGES, np->svc_id, &a,
-						   np->ranges[i].len)))
-			snprintf(err, errlen, "%s: source range: map full", np->key);
+						   ranges[i].len)))
+			snprintf(err, errlen, "%s: source range: map full", what);
 	}
 	for (i = 0; i < np->n_fes; i++)
-		if (!has_fe(op, &np->fes[i], true))
-			put_fe(s, &np->fes[i], !has_fe(op, &np->fes[i], false));
+		if (!has_fe(op, &fes[i], true))
+			put_fe(s, &fes[i], !has_fe(op, &fes[i], false));
 	return 0;
 }
 
-static struct prog_port *take_port(struct prog_svc *ps, const char *key)
+/* The port of ps standing for dp, marked as matched; NULL if none. */
+static struct prog_port *take_port(const struct prog_svc *ps, const struct model_svc_port *dp)
 {
-	for (size_t i = 0; ps && i < ps->n; i++) {
-		struct prog_port *p = ps->ports[i];
+	struct prog_port *p;
+	size_t i;
 
-		if (p && !strcmp(p->key, key)) {
-			ps->ports[i] = NULL;
+	if (!ps)
+		return NULL;
+	for_each_port(ps, p, i) {
+		if (!p->taken && p->proto == dp->proto && p->family == dp->family &&
+		    !strcmp(port_name(p), dp->port_name)) {
+			p->taken = true;
 			return p;
 		}
 	}
 	return NULL;
 }
 
-static void forget_adopted(struct sync *s, struct prog_port *p)
+/* One sync_apply_service in progress. */
+struct apply {
+	struct prog_svc *old;
+	struct prog_port **keep;	/* the ports of the new version */
+	size_t n_keep;
+	struct prog_port **built;	/* new blocks among them, freed once packed */
+	size_t n_built;
+	__u32 *flush;			/* UDP backends removed */
+	size_t n_flush;
+	char *err;
+	size_t errlen;
+};
+
+static int apply_port(struct sync *s, struct apply *a, const struct model_svc_port *dp)
 {
-	for (size_t i = 0; i < s->n_adopted; i++)
-		if (s->adopted_all[i] == p)
-			s->adopted_all[i] = NULL;
+	struct prog_port *op = take_port(a->old, dp);
+	struct port_build b;
+	int rc;
+
+	if (!op && (op = claim_adopted(s, dp))) {
+		/* As if op had been programmed here: its frontends hold
+		 * their VIP markers, released if they leave. */
+		for (size_t j = 0; j < op->n_fes; j++)
+			vip_ref(s, &port_fes(op)[j], 1);
+	}
+	rc = build_port(s, dp, op, &b);
+	if (rc)
+		snprintf(a->err, a->errlen, "%s: out of memory", dp->key);
+	else
+		rc = program_port(s, &b, op, dp->key, a->err, a->errlen);
+	if (rc) {
+		build_free(&b);
+		if (op)
+			a->keep[a->n_keep++] = op;	/* the old version stays */
+		return rc;
+	}
+	if (op)
+		remove_stale(s, op, b.np, &a->flush, &a->n_flush);
+	a->keep[a->n_keep++] = a->built[a->n_built++] = b.np;
+	b.np = NULL;
+	build_free(&b);
+	return 0;
+}
+
+/* Make the Service's record the ports kept (none: no record). */
+static int replace_svc(struct sync *s, const char *svc_key, struct apply *a)
+{
+	struct prog_svc *ns = NULL, *prev = NULL;
+	int rc = 0;
+
+	if (a->n_keep) {
+		ns = svc_pack(svc_key, a->keep, a->n_keep);
+		if (!ns || htab_put(&s->svcs, ns, (void **)&prev)) {
+			free(ns);
+			ns = NULL;
+			rc = -ENOMEM;
+		}
+	}
+	if (!ns)
+		prev = htab_del(&s->svcs, svc_key);
+	free(prev);
+	for (size_t i = 0; i < a->n_built; i++)
+		free(a->built[i]);
+	return rc;
 }
 
 int sync_apply_service(struct sync *s, const char *svc_key, const struct model_state *desired,
 		       char *err, size_t errlen)
 {
-	struct prog_svc *old = strmap_get(&s->svcs, svc_key), *ns;
-	__u32 *flush = NULL;
-	size_t n_flush = 0;
+	struct apply a = { .old = htab_get(&s->svcs, svc_key), .err = err, .errlen = errlen };
+	struct prog_port *p;
+	size_t i;
 	int rc = 0, prc;
 
-	ns = calloc(1, sizeof(*ns) + desired->n_ports * sizeof(ns->ports[0]));
-	if (!ns) {
+	a.keep = calloc(2 * desired->n_ports + 1, sizeof(*a.keep));
+	if (!a.keep) {
 		snprintf(err, errlen, "%s: out of memory", svc_key);
 		return -ENOMEM;
 	}
-	for (size_t i = 0; i < desired->n_ports; i++) {
-		const struct model_svc_port *dp = &desired->ports[i];
-		struct prog_port *op = take_port(old, dp->key), *np;
-		struct be_list bes;
-
-		if (!op && (op = claim_adopted(s, dp))) {
-			forget_adopted(s, op);
-			/* As if op had been programmed here: its frontends
-			 * hold their VIP markers, released if they leave. */
-			for (size_t j = 0; j < op->n_fes; j++)
-				vip_ref(s, &op->fes[j], 1);
-		}
-		np = build_port(s, dp, op, &bes);
-		prc = np ? program_port(s, np, op, &bes, err, errlen) : -ENOMEM;
-		free(bes.v);
-		if (prc) {
-			if (!np)
-				snprintf(err, errlen, "%s: out of memory", dp->key);
+	a.built = a.keep + desired->n_ports;
+	for (i = 0; i < desired->n_ports; i++) {
+		prc = apply_port(s, &a, &desired->ports[i]);
+		if (prc)
 			rc = prc;
-			port_free(np);
-			if (op)
-				ns->ports[ns->n++] = op;	/* the old version stays */
-			continue;
-		}
-		if (op)
-			remove_stale(s, op, np, &flush, &n_flush);
-		port_free(op);
-		ns->ports[ns->n++] = np;
 	}
-	for (size_t i = 0; old && i < old->n; i++) {
-		if (!old->ports[i])
-			continue;
-		remove_stale(s, old->ports[i], NULL, &flush, &n_flush);
-		port_free(old->ports[i]);
-		old->ports[i] = NULL;
-	}
-	if (n_flush) {
-		int n = maps_flush_backend_flows(s->maps, flush, n_flush);
+	if (a.old)
+		for_each_port(a.old, p, i)
+			if (!p->taken)
+				remove_stale(s, p, NULL, &a.flush, &a.n_flush);
+	if (a.n_flush) {
+		int n = maps_flush_backend_flows(s->maps, a.flush, a.n_flush);
 
 		if (n > 0)
 			s->st.udp_flows_flushed += n;
 	}
-	free(flush);
-	svc_free(strmap_del(&s->svcs, svc_key));
-	if (ns->n && strmap_put(&s->svcs, svc_key, ns)) {
-		svc_free(ns);
-		return -ENOMEM;
+	free(a.flush);
+	prc = replace_svc(s, svc_key, &a);
+	free(a.keep);
+	if (prc) {
+		snprintf(err, errlen, "%s: out of memory", svc_key);
+		return prc;
 	}
-	if (!ns->n)
-		svc_free(ns);
 	return rc;
 }
 
@@ -856,21 +1101,18 @@ int sync_collect_garbage(struct sync *s)
 	for (size_t i = 0; i < s->n_adopted; i++) {
 		struct prog_port *p = s->adopted_all[i];
 
-		if (!p || p->key)
-			continue;
-		remove_stale(s, p, NULL, &flush, &n_flush);
-		port_free(p);
-		s->adopted_all[i] = NULL;
+		if (!p->taken)
+			remove_stale(s, p, NULL, &flush, &n_flush);
+		free(p);
 	}
 	/* VIP markers nobody referenced since the adoption. */
 	for (size_t i = 0; i < s->n_adopted_vips; i++) {
-		char ks[FE_STRLEN];
+		struct vip *v = htab_get(&s->vips, &s->adopted_vips[i]);
 
-		fe_str(&s->adopted_vips[i], ks);
-		if ((uintptr_t)strmap_get(&s->vips, ks) != 1)
+		if (!v || v->n != 1)
 			continue;
 		count_write(s, maps_del_frontend(s->maps, &s->adopted_vips[i]));
-		strmap_del(&s->vips, ks);
+		free(htab_del(&s->vips, &v->k));
 	}
 	free(s->adopted_vips);
 	s->adopted_vips = NULL;

@@ -1,4 +1,5 @@
-/* The sync against real maps: apply, re-apply (no write), endpoint changes
+/* The sync against real maps: apply, re-apply (no write, also Maglev), a
+ * VIP marker shared by two Services, endpoint changes
  * (tables swapped, stale backends removed, UDP flows flushed), deletion,
  * adoption by a second instance (no write, same ids, garbage collected), a
  * full map (the old version stays), and the node-wide entries. */
@@ -117,6 +118,66 @@ static void test_apply_and_reapply(void)
 	CHECK(writes(s) == w, "re-applying the same model wrote %llu entries",
 	      (unsigned long long)(writes(s) - w));
 	model_state_free(&ms);
+	sync_free(s);
+	test_end();
+}
+
+/* Tables are not kept in memory but read back from xlb_slots: a Maglev
+ * re-apply still writes nothing, and a change keeps the table size. */
+static void test_maglev_reapply(void)
+{
+	struct sync *s = sync_new(&dpt_dp.maps, true);
+	struct model_state ms;
+	char err[256];
+	__u32 svc_id, n;
+	uint64_t w;
+
+	test_begin("sync_maglev_reapply_writes_nothing");
+	dpt_reset();
+	model_one(&ms, "m", IPPROTO_TCP, "198.19.0.12", eps_ab, 2);
+	CHECK(!sync_apply_service(s, "ns/m", &ms, err, sizeof(err)), "apply: %s", err);
+	w = writes(s);
+	CHECK(!sync_apply_service(s, "ns/m", &ms, err, sizeof(err)), "re-apply: %s", err);
+	CHECK(writes(s) == w, "re-applying the same model wrote %llu entries",
+	      (unsigned long long)(writes(s) - w));
+	fe_svc("198.19.0.12", 80, IPPROTO_TCP, &svc_id);
+	n = table_ids(svc_id, NULL, 0);
+	model_state_free(&ms);
+	model_one(&ms, "m", IPPROTO_TCP, "198.19.0.12", eps_bc, 2);
+	CHECK(!sync_apply_service(s, "ns/m", &ms, err, sizeof(err)), "change: %s", err);
+	CHECK(n && table_ids(svc_id, NULL, 0) == n, "table size %u, was %u",
+	      table_ids(svc_id, NULL, 0), n);
+	model_state_free(&ms);
+	sync_free(s);
+	test_end();
+}
+
+/* One VIP marker serves every ClusterIP frontend of its address: it goes
+ * with the last of them. */
+static void test_shared_vip(void)
+{
+	struct sync *s = sync_new(&dpt_dp.maps, false);
+	struct model_state a, b, none;
+	char err[256];
+	__u32 svc_id;
+
+	test_begin("sync_vip_marker_goes_with_its_last_frontend");
+	dpt_reset();
+	model_state_init(&none);
+	model_one(&a, "a", IPPROTO_TCP, "198.19.0.13", eps_ab, 2);
+	model_one(&b, "b", IPPROTO_UDP, "198.19.0.13", eps_bc, 2);
+	CHECK(!sync_apply_service(s, "ns/a", &a, err, sizeof(err)), "apply a: %s", err);
+	CHECK(!sync_apply_service(s, "ns/b", &b, err, sizeof(err)), "apply b: %s", err);
+	CHECK(!sync_apply_service(s, "ns/a", &none, err, sizeof(err)), "delete a: %s", err);
+	CHECK(fe_svc("198.19.0.13", 0, 0, &svc_id) == XLB_FE_VIP, "VIP marker gone with a");
+	CHECK(fe_svc("198.19.0.13", 80, IPPROTO_UDP, &svc_id) == XLB_FE_CLUSTER_IP,
+	      "b's frontend gone");
+	CHECK(!sync_apply_service(s, "ns/b", &none, err, sizeof(err)), "delete b: %s", err);
+	CHECK(fe_svc("198.19.0.13", 0, 0, &svc_id) < 0, "VIP marker left behind");
+	CHECK(maps_count(&dpt_dp.maps, XLB_MAP_BACKENDS) == 0, "backends left: %u",
+	      maps_count(&dpt_dp.maps, XLB_MAP_BACKENDS));
+	model_state_free(&a);
+	model_state_free(&b);
 	sync_free(s);
 	test_end();
 }
@@ -318,6 +379,8 @@ int main(void)
 {
 	dpt_init();
 	test_apply_and_reapply();
+	test_maglev_reapply();
+	test_shared_vip();
 	test_endpoint_change_and_udp_flush();
 	test_adoption();
 	test_map_full();

@@ -45,9 +45,11 @@ static struct kube_slice *slice(const char *name, const char *svc_name, const ch
 
 static bool slices_of_is(const struct store *st, const char *key, size_t want)
 {
-	size_t n;
+	const struct kube_slice *s;
+	size_t n = 0;
 
-	store_slices_of(st, key, &n);
+	for (s = store_slices_of(st, key); s; s = s->next_of_service)
+		n++;
 	return n == want;
 }
 
@@ -110,6 +112,17 @@ static void test_slice_index(void)
 	CHECK(slices_of_is(st, "ns/x", 1) && slices_of_is(st, "ns/y", 2), "index follows the label");
 	CHECK(store_delete_slice(st, "ns", "x-1", NULL) == 1 && slices_of_is(st, "ns/x", 0), "delete");
 	CHECK(store_n_slices(st) == 2, "%zu slices", store_n_slices(st));
+	/* A chain of three: updates and deletes at its head, middle and tail. */
+	store_upsert_slice(st, slice("z-1", "z", "1"), NULL);
+	store_upsert_slice(st, slice("z-2", "z", "1"), NULL);
+	store_upsert_slice(st, slice("z-3", "z", "1"), NULL);
+	store_upsert_slice(st, slice("z-3", "z", "2"), NULL);
+	store_upsert_slice(st, slice("z-1", "z", "2"), NULL);
+	CHECK(slices_of_is(st, "ns/z", 3), "updates keep the chain");
+	store_delete_slice(st, "ns", "z-3", NULL);
+	CHECK(slices_of_is(st, "ns/z", 2), "first delete");
+	store_delete_slice(st, "ns", "z-2", NULL);
+	CHECK(slices_of_is(st, "ns/z", 1) && store_get_slice(st, "ns/z-1"), "second delete");
 	store_changes_free(&chg);
 	store_free(st);
 	test_end();
