@@ -27,6 +27,7 @@ assert any(e["name"] == "NODE_NAME" for e in c["env"]), "NODE_NAME"
 mounts = {m["mountPath"]: m for m in c["volumeMounts"]}
 assert mounts["/sys/fs/bpf"]["mountPropagation"] == "Bidirectional", "bpffs propagation"
 assert "/sys/fs/cgroup" in mounts, "cgroup mount"
+assert mounts["/boot"].get("readOnly") is True, "read-only /boot (kernel config)"
 assert c["livenessProbe"]["httpGet"]["path"] == "/livez", "livez probe"
 cfg = [d for d in docs if d["kind"] == "ConfigMap" and d["metadata"]["name"] == "xlb-config"][0]
 open(sys.argv[1], "w").write(cfg["data"]["config.yaml"])
