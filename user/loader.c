@@ -60,21 +60,28 @@ int dp_ensure_bpffs(const char *pin_dir, char *err, size_t errlen)
 	return 1;
 }
 
-/* CONFIG_HZ from the running kernel's config (/boot/config-RELEASE, else
- * /proc/config.gz; gzread reads both), or 0 when neither says. */
+/* CONFIG_HZ from the running kernel's config: $XLB_KERNEL_CONFIG when set,
+ * else /boot/config-RELEASE, else /proc/config.gz (gzread reads plain and
+ * gzip files alike); 0 when none says. */
 static unsigned int kernel_hz(void)
 {
+	const char *env = getenv("XLB_KERNEL_CONFIG");
 	char path[128], line[256];
 	unsigned int hz = 0;
 	struct utsname u;
-	gzFile f = NULL;
+	gzFile f;
 
-	if (!uname(&u)) {
-		snprintf(path, sizeof(path), "/boot/config-%s", u.release);
-		f = gzopen(path, "r");
+	if (env) {
+		f = gzopen(env, "r");
+	} else {
+		f = NULL;
+		if (!uname(&u)) {
+			snprintf(path, sizeof(path), "/boot/config-%s", u.release);
+			f = gzopen(path, "r");
+		}
+		if (!f)
+			f = gzopen("/proc/config.gz", "r");
 	}
-	if (!f)
-		f = gzopen("/proc/config.gz", "r");
 	if (!f)
 		return 0;
 	while (!hz && gzgets(f, line, sizeof(line)))
