@@ -6,6 +6,7 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 #include <linux/bpf.h>
 #include <linux/pkt_cls.h>
 #include <bpf/bpf.h>
@@ -514,35 +515,48 @@ static void test_tcp_close_reuse(int f)
 	test_end();
 }
 
-/* Established packets are served from the per-CPU flow cache once
- * conntrack has filled it, exactly as conntrack would translate them; a
- * userspace deletion is seen at once (ct_gen), and FIN goes to conntrack.
- * The frontend is removed after the flow starts, so a packet that misses
- * both the cache and conntrack is visibly not translated. */
-static void test_flow_cache(int f, enum dpt_prog prog)
+/* A TCP flow from a pod to the ClusterIP, established through prog, whose
+ * frontend and forward conntrack entry are then removed behind the flow
+ * cache's back: from here only the cache can translate its packets, and a
+ * miss is visibly not translated. Returns the client's next packet (ACK);
+ * *r is the backend's reply. */
+static struct pkt_spec cached_flow(int f, enum dpt_prog prog, struct pkt_spec *r)
 {
 	const struct dpt_fam *a = &dpt_fams[f];
 	struct dpt_be be = { a->remote_be, 8080, false };
-	int tx = prog == DPT_XDP ? XDP_TX : TC_ACT_REDIRECT;
-	int verdict = prog == DPT_XDP ? XLB_VERDICT_TX : XLB_VERDICT_REDIRECT;
-	struct xlb_ct_key k, rk;
-	struct xlb_ct_entry e;
-	struct pkt_spec in, want, r;
+	struct pkt_spec in;
+	struct xlb_ct_key k;
 
-	begin("flow_cache_serves_established_%s_v%d", dpt_prog_name(prog), a->family);
 	cip_service(f, IPPROTO_TCP, 0, &be, 1);
 	in = flow(a->pod, 40000, a->cip, 80, IPPROTO_TCP);
 	run(prog, &in);		/* SYN: new flow */
-	r = reply(&in);
-	set_addrs(&r, a->remote_be, 8080, a->pod, 40000);
-	run(prog, &r);		/* SYN-ACK: the flow is established */
+	*r = reply(&in);
+	set_addrs(r, a->remote_be, 8080, a->pod, 40000);
+	run(prog, r);		/* SYN-ACK: the flow is established */
 	in.tcp_flags = PKT_TCP_ACK;
 	run(prog, &in);		/* conntrack serves and fills the cache */
 	dpt_frontend_del(f, a->cip, 80, IPPROTO_TCP);
+	dpt_frontend_del(f, a->cip, 0, 0);
 	k = ct_key(&in);
-	rk = ct_key(&r);
 	CHECK(!bpf_map_delete_elem(dpt_dp.maps.fd[XLB_MAP_CONNTRACK], &k),
 	      "no forward conntrack entry");
+	return in;
+}
+
+/* Established packets are served from the per-CPU flow cache once
+ * conntrack has filled it, exactly as conntrack would translate them; a
+ * userspace deletion is seen at once (ct_gen), and FIN goes to conntrack. */
+static void test_flow_cache(int f, enum dpt_prog prog)
+{
+	const struct dpt_fam *a = &dpt_fams[f];
+	int tx = prog == DPT_XDP ? XDP_TX : TC_ACT_REDIRECT;
+	int verdict = prog == DPT_XDP ? XLB_VERDICT_TX : XLB_VERDICT_REDIRECT;
+	struct pkt_spec in, want, r;
+	struct xlb_ct_entry e;
+	struct xlb_ct_key rk;
+
+	begin("flow_cache_serves_established_%s_v%d", dpt_prog_name(prog), a->family);
+	in = cached_flow(f, prog, &r);
 	want = in;
 	set_addrs(&want, a->pod, 40000, a->remote_be, 8080);
 	if (prog == DPT_XDP)
@@ -556,7 +570,6 @@ static void test_flow_cache(int f, enum dpt_prog prog)
 		 dpt_prog_name(prog), a->family);
 	test_begin(case_name);
 	CHECK(!maps_conntrack_changed(&dpt_dp.maps), "bump ct_gen");
-	dpt_frontend_del(f, a->cip, 0, 0);
 	expect_drop(prog, run(prog, &in), XLB_DROP_UNALLOCATED);
 	test_end();
 
@@ -567,10 +580,26 @@ static void test_flow_cache(int f, enum dpt_prog prog)
 	run(prog, &r);		/* the reply direction is cached too */
 	r.tcp_flags = PKT_TCP_FIN | PKT_TCP_ACK;
 	run(prog, &r);
+	rk = ct_key(&r);
 	CHECK(!bpf_map_lookup_elem(dpt_dp.maps.fd[XLB_MAP_CONNTRACK], &rk, &e),
 	      "no reply conntrack entry");
 	CHECK(e.state == XLB_CT_CLOSING, "FIN did not reach the conntrack entry (state %d)",
 	      e.state);
+	test_end();
+}
+
+/* A cached slot is trusted for one second (XLB_FC_TTL) only: then the
+ * packet goes to conntrack again. Waiting is the point here. */
+static void test_flow_cache_expiry(void)
+{
+	struct timespec ttl = { .tv_sec = 1, .tv_nsec = 100000000 };
+	struct pkt_spec in, r;
+
+	begin("flow_cache_slot_expires_after_a_second_xdp_v4");
+	in = cached_flow(0, DPT_XDP, &r);
+	expect_translated(DPT_XDP, run(DPT_XDP, &in), XDP_TX, XLB_VERDICT_TX);
+	nanosleep(&ttl, NULL);
+	expect_drop(DPT_XDP, run(DPT_XDP, &in), XLB_DROP_UNALLOCATED);
 	test_end();
 }
 
@@ -920,5 +949,6 @@ int main(void)
 		test_malformed(f);
 	}
 	test_non_ip();
+	test_flow_cache_expiry();
 	return test_exit_status();
 }
