@@ -70,7 +70,7 @@ wait_for() {
 
 alive() { kill -0 "$1" 2>/dev/null; }
 hwm_kib() { awk '/^VmHWM:/ { print $2 }' "/proc/$1/status"; }
-first_sync_logged() { alive "$AGENT" && grep -qs "first sync done" "$W/agent.log"; }
+first_sync_logged() { alive "$AGENT" && grep -qs "first sync done" "$AGENT_LOG"; }
 probe_ready() { alive "$PROBE_PID" && grep -qs '^ready$' "$W/probe.out"; }
 capturing() { alive "$PCAP_PID" && grep -qs 'listening on' "$W/tcpdump.err"; }
 captured_all() { [ "$("$TOOL" pcap-events "$W/churn.pcap")" -ge "$CHANGES" ]; }
@@ -95,8 +95,22 @@ objects() {
 	echo "$f"
 }
 
+# Start the agent against devapi on port $1, logging to $2 (sets AGENT).
+start_agent() {
+	AGENT_LOG=$2
+	nsenter --net="/run/netns/$NS" "$XLB" agent --master "http://127.0.0.1:$1" \
+		--hostname-override node1 --bpffs "$PINS" --cgroup-root "$CGROUP" \
+		--devices eth0 --xdp-mode generic \
+		--cluster-cidr 198.18.0.0/16 --service-cidr 198.19.0.0/16 \
+		--healthz-bind-address 127.0.0.1:0 --metrics-bind-address "$METRICS" \
+		--max-services 262144 --max-frontends 262144 \
+		--max-backends 2097152 --max-slots 2097152 >"$AGENT_LOG" 2>&1 &
+	AGENT=$!
+	PIDS+=($AGENT)
+}
+
 run_one() {
-	local n=$1 r=$2 objs=$3 port t_start t0 hwm_prog svcs
+	local n=$1 r=$2 objs=$3 port t_start t0 hwm_prog hwm_end svcs t_restart
 	W=$WORK/$n-$r
 	mkdir -p "$W"
 	NS=xlbbench-$$-$n-$r
@@ -117,15 +131,7 @@ run_one() {
 	port=$(cat "$W/port")
 
 	t_start=$(date +%s%N)
-	nsenter --net="/run/netns/$NS" "$XLB" agent --master "http://127.0.0.1:$port" \
-		--hostname-override node1 --bpffs "$PINS" --cgroup-root "$CGROUP" \
-		--devices eth0 --xdp-mode generic \
-		--cluster-cidr 198.18.0.0/16 --service-cidr 198.19.0.0/16 \
-		--healthz-bind-address 127.0.0.1:0 --metrics-bind-address "$METRICS" \
-		--max-services 262144 --max-frontends 262144 \
-		--max-backends 2097152 --max-slots 2097152 >"$W/agent.log" 2>&1 &
-	AGENT=$!
-	PIDS+=($AGENT)
+	start_agent "$port" "$W/agent.log"
 	wait_for 600 first_sync_logged || die "$n Services: no first sync: $(tail -3 "$W/agent.log")"
 	hwm_prog=$(hwm_kib "$AGENT")
 	svcs=$(metric 'xlb_map_entries{map="services"}')
@@ -151,9 +157,19 @@ run_one() {
 	wait_for 10 captured_all || echo "  tcpdump missed events: $(tail -1 "$W/tcpdump.err")"
 	kill "$PCAP_PID"
 	wait "$PCAP_PID" || true
+	hwm_end=$(hwm_kib "$AGENT")
+
+	# A restart (a DaemonSet rollout): SIGTERM leaves the pins, the next
+	# agent adopts them and should find nothing to write.
+	kill -TERM "$AGENT"
+	wait "$AGENT" || die "agent exited non-zero on SIGTERM: $(tail -3 "$W/agent.log")"
+	t_restart=$(date +%s%N)
+	start_agent "$port" "$W/agent-restart.log"
+	wait_for 600 first_sync_logged || die "$n Services: no first sync after the restart"
 
 	"$TOOL" report "$n" "$t_start" "$W/agent.log" "$W/events" "$W/churn.pcap" "$PLAN" \
-		"$W/probe.out" "$hwm_prog" "$(hwm_kib "$AGENT")" >>"$RESULTS"
+		"$W/probe.out" "$hwm_prog" "$hwm_end" \
+		"$t_restart" "$W/agent-restart.log" "$(hwm_kib "$AGENT")" >>"$RESULTS"
 	echo "  run $r: $(tail -1 "$RESULTS")"
 	echo "         $(cat "$W/churn.log")"
 	teardown_run

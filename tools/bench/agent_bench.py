@@ -16,7 +16,8 @@ a change by its address alone.
   agent_bench.py plan N COUNT FILE        the churn plan: "i svc ip port new_ip new_port"
   agent_bench.py churn URL PLAN RATE T0_NS    PUT change k at T0_NS + k / RATE
   agent_bench.py report N T_START_NS AGENT_LOG EVENT_LOG PCAP PLAN PROBE_OUT
-                 HWM_PROGRAMMED_KIB HWM_END_KIB     one run's results (JSON line)
+                 HWM_PROGRAMMED_KIB HWM_END_KIB T_RESTART_NS RESTART_LOG
+                 HWM_RESTART_KIB                   one run's results (JSON line)
   agent_bench.py pcap-events PCAP        how many watch events the capture holds
   agent_bench.py table RESULTS          Markdown table: median [min-max] of the runs
 """
@@ -229,9 +230,12 @@ def latencies(plan, probe_out, writes):
 
 def report(argv):
     """One run's results as a JSON line."""
-    n, t_start, agent_log, event_log, pcap, plan, probe_out, hwm_prog, hwm_end = argv
+    (n, t_start, agent_log, event_log, pcap, plan, probe_out, hwm_prog, hwm_end,
+     t_restart, restart_log, hwm_restart) = argv
     t_start = int(t_start) / 1e9
     t_done, services, writes_n, own = first_sync(agent_log, t_start)
+    t_restart = int(t_restart) / 1e9
+    t_resynced, _, restart_writes, _ = first_sync(restart_log, t_restart)
     last_list = max((t for t in list_ends(event_log) if t <= t_done), default=float("nan"))
     lat, missing = latencies(plan, probe_out, pcap_writes(pcap))
     res = {"n": int(n), "services": services, "total_s": t_done - t_start,
@@ -242,6 +246,8 @@ def report(argv):
            "p50_ms": percentile(lat, 50) if lat else float("nan"),
            "p99_ms": percentile(lat, 99) if lat else float("nan"),
            "max_ms": lat[-1] if lat else float("nan"),
+           "restart_s": t_resynced - t_restart, "restart_writes": restart_writes,
+           "restart_rss_mib": int(hwm_restart) / 1024,
            "loadavg_1m": float(open("/proc/loadavg").read().split()[0])}
     print(json.dumps(res))
 
@@ -251,7 +257,10 @@ COLUMNS = [("total_s", "start -> programmed (s)", "{:.3f}"),
            ("map_writes", "map writes", "{:.0f}"),
            ("rss_peak_mib", "peak RSS (MiB)", "{:.1f}"),
            ("p50_ms", "change p50 (ms)", "{:.2f}"),
-           ("p99_ms", "change p99 (ms)", "{:.2f}")]
+           ("p99_ms", "change p99 (ms)", "{:.2f}"),
+           ("restart_s", "restart -> synced (s)", "{:.3f}"),
+           ("restart_writes", "restart map writes", "{:.0f}"),
+           ("restart_rss_mib", "restart peak RSS (MiB)", "{:.1f}")]
 
 
 def table(path):
@@ -286,7 +295,7 @@ def main(argv):
         write_plan(int(argv[2]), int(argv[3]), argv[4])
     elif len(argv) == 6 and argv[1] == "churn":
         churn(argv[2], argv[3], float(argv[4]), int(argv[5]))
-    elif len(argv) == 11 and argv[1] == "report":
+    elif len(argv) == 14 and argv[1] == "report":
         report(argv[2:])
     elif len(argv) == 3 and argv[1] == "pcap-events":
         print(sum(len(v) for v in pcap_writes(argv[2]).values()))
