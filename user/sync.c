@@ -8,7 +8,6 @@
 
 #include "htab.h"
 #include "maglev.h"
-#include "strmap.h"
 #include "sync.h"
 
 /* One backend of a service port with its value, while a port is built and
@@ -53,15 +52,22 @@ struct prog_svc {
 
 /* A VIP marker, shared by the ClusterIP frontends of one address. */
 struct vip {
-	struct xlb_frontend_key k;	/* port and proto 0 */
+	struct xlb_frontend_key k;	/* port and proto 0; first (fe_ops) */
 	__u32 n;	/* references + 1 (1: present, adopted, not yet referenced) */
+};
+
+/* A pinned frontend and the adopted port it belongs to. */
+struct adopted_fe {
+	struct xlb_frontend_key k;	/* first (fe_ops) */
+	struct prog_port *port;
 };
 
 struct sync {
 	struct xlb_maps *maps;
 	bool maglev;
 	struct htab svcs;	/* struct prog_svc by key */
-	struct strmap adopted;	/* frontend key -> unclaimed adopted prog_port */
+	struct htab adopted;	/* struct adopted_fe by key, unclaimed */
+	struct adopted_fe *adopted_fes;	/* their storage */
 	struct prog_port **adopted_all;	/* sorted by svc_id */
 	size_t n_adopted;
 	struct xlb_frontend_key *adopted_vips;	/* VIP markers found pinned */
@@ -163,43 +169,25 @@ static const void *svc_key(const void *obj)
 
 static const struct htab_ops svc_ops = { svc_key, htab_str_hash, htab_str_equal };
 
-static const void *vip_key(const void *obj)
+/* Objects that begin with their struct xlb_frontend_key. */
+static const void *fe_key(const void *obj)
 {
-	return &((const struct vip *)obj)->k;
+	return obj;
 }
 
-static uint64_t vip_hash(const void *key)
+static uint64_t fe_hash(const void *key)
 {
 	return htab_hash_bytes(key, sizeof(struct xlb_frontend_key));
 }
 
-static bool vip_equal(const void *a, const void *b)
+static bool fe_equal(const void *a, const void *b)
 {
 	return !memcmp(a, b, sizeof(struct xlb_frontend_key));
 }
 
-static const struct htab_ops vip_ops = { vip_key, vip_hash, vip_equal };
+static const struct htab_ops fe_ops = { fe_key, fe_hash, fe_equal };
 
 /* ---- small helpers ------------------------------------------------------ */
-
-static void key_str(const void *key, size_t len, char *buf)
-{
-	static const char hex[] = "0123456789abcdef";
-	const unsigned char *b = key;
-
-	for (size_t i = 0; i < len; i++) {
-		buf[2 * i] = hex[b[i] >> 4];
-		buf[2 * i + 1] = hex[b[i] & 15];
-	}
-	buf[2 * len] = 0;
-}
-
-#define FE_STRLEN (2 * sizeof(struct xlb_frontend_key) + 1)
-
-static void fe_str(const struct xlb_frontend_key *k, char *buf)
-{
-	key_str(k, sizeof(*k), buf);
-}
 
 static int count_write(struct sync *s, int rc)
 {
@@ -218,8 +206,8 @@ struct sync *sync_new(struct xlb_maps *maps, bool maglev)
 	s->maps = maps;
 	s->maglev = maglev;
 	htab_init(&s->svcs, &svc_ops);
-	strmap_init(&s->adopted);
-	htab_init(&s->vips, &vip_ops);
+	htab_init(&s->adopted, &fe_ops);
+	htab_init(&s->vips, &fe_ops);
 	s->next_svc = 1;
 	s->next_be = 1;
 	return s;
@@ -244,7 +232,8 @@ void sync_free(struct sync *s)
 		free(s->adopted_all[i]);
 	free(s->adopted_all);
 	free(s->adopted_vips);
-	strmap_free(&s->adopted);
+	htab_free(&s->adopted);
+	free(s->adopted_fes);
 	free_all(&s->vips);
 	free(s->node_prefixes[0]);
 	free(s->node_prefixes[1]);
@@ -483,8 +472,14 @@ static int adopt_node(struct sync *s)
  * protocol and family (also of their ranges) come from the frontends. */
 static int index_adopted(struct sync *s)
 {
-	char ks[FE_STRLEN];
+	struct adopted_fe *af, *old;
+	size_t n = 0;
 
+	for (size_t i = 0; i < s->n_adopted; i++)
+		n += s->adopted_all[i]->n_fes;
+	af = s->adopted_fes = n ? calloc(n, sizeof(*af)) : NULL;
+	if (n && !af)
+		return -ENOMEM;
 	for (size_t i = 0; i < s->n_adopted; i++) {
 		struct prog_port *p = s->adopted_all[i];
 		struct prog_fe *fes = port_fes(p);
@@ -495,9 +490,10 @@ static int index_adopted(struct sync *s)
 			p->proto = fes[0].k.proto;
 			p->family = fes[0].k.family;
 		}
-		for (__u32 j = 0; j < p->n_fes; j++) {
-			fe_str(&fes[j].k, ks);
-			if (strmap_put(&s->adopted, ks, p))
+		for (__u32 j = 0; j < p->n_fes; j++, af++) {
+			af->k = fes[j].k;
+			af->port = p;
+			if (htab_put(&s->adopted, af, (void **)&old))
 				return -ENOMEM;
 		}
 	}
@@ -543,14 +539,14 @@ static void fe_from_model(const struct model_frontend *mf, __u8 family, __u32 sv
  * in adopted_all until the garbage collection). */
 static struct prog_port *claim_adopted(struct sync *s, const struct model_svc_port *dp)
 {
+	struct adopted_fe *af;
 	struct prog_port *p;
 	struct prog_fe fe;
-	char ks[FE_STRLEN];
 
 	for (size_t i = 0; i < dp->n_fes; i++) {
 		fe_from_model(&dp->fes[i], dp->family, 0, &fe);
-		fe_str(&fe.k, ks);
-		p = strmap_get(&s->adopted, ks);
+		af = htab_get(&s->adopted, &fe.k);
+		p = af ? af->port : NULL;
 		if (p && !p->taken) {
 			p->taken = true;
 			return p;
@@ -877,13 +873,10 @@ static bool owns_fe(struct sync *s, const struct prog_fe *fe)
 
 static void del_fe(struct sync *s, const struct prog_fe *fe)
 {
-	char ks[FE_STRLEN];
-
 	vip_ref(s, fe, -1);
 	if (!owns_fe(s, fe))
 		return;
-	fe_str(&fe->k, ks);
-	strmap_del(&s->adopted, ks);
+	htab_del(&s->adopted, &fe->k);
 	count_write(s, maps_del_frontend(s->maps, &fe->k));
 }
 
@@ -1123,7 +1116,9 @@ int sync_collect_garbage(struct sync *s)
 	free(s->adopted_all);
 	s->adopted_all = NULL;
 	s->n_adopted = 0;
-	strmap_free(&s->adopted);
+	htab_free(&s->adopted);
+	free(s->adopted_fes);
+	s->adopted_fes = NULL;
 	return 0;
 }
 
