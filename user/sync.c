@@ -988,6 +988,8 @@ struct apply {
 	size_t n_keep;
 	struct prog_port **built;	/* new blocks among them, freed once packed */
 	size_t n_built;
+	struct prog_port **claimed;	/* adopted ports this Service took over */
+	size_t n_claimed;
 	__u32 *flush;			/* UDP backends removed */
 	size_t n_flush;
 	char *err;
@@ -1005,6 +1007,7 @@ static int apply_port(struct sync *s, struct apply *a, const struct model_svc_po
 		 * their VIP markers, released if they leave. */
 		for (size_t j = 0; j < op->n_fes; j++)
 			vip_ref(s, &port_fes(op)[j], 1);
+		a->claimed[a->n_claimed++] = op;
 	}
 	rc = build_port(s, dp, op, &b);
 	if (rc)
@@ -1023,6 +1026,31 @@ static int apply_port(struct sync *s, struct apply *a, const struct model_svc_po
 	b.np = NULL;
 	build_free(&b);
 	return 0;
+}
+
+/* Once its Service's record holds what it became, a claimed adopted port
+ * shrinks to the header the garbage collection reads (svc_id, taken): a
+ * restarted agent need not hold every adopted port beside its new record
+ * until the first sync ends. */
+static void release_adopted(struct sync *s, struct prog_port *op)
+{
+	struct prog_port **slot = adopted_port(s, op->svc_id), *stub;
+	struct adopted_fe *af;
+
+	if (!slot || *slot != op)
+		return;
+	stub = port_new(0, 0, 0, "");
+	if (!stub)
+		return;		/* the whole block stays until then: no harm */
+	for (__u32 j = 0; j < op->n_fes; j++) {
+		af = htab_get(&s->adopted, &port_fes(op)[j].k);
+		if (af && af->port == op)
+			htab_del(&s->adopted, &af->k);
+	}
+	stub->svc_id = op->svc_id;
+	stub->taken = true;
+	*slot = stub;
+	free(op);
 }
 
 /* Make the Service's record the ports kept (none: no record). */
@@ -1055,12 +1083,13 @@ int sync_apply_service(struct sync *s, const char *svc_key, const struct model_s
 	size_t i;
 	int rc = 0, prc;
 
-	a.keep = calloc(2 * desired->n_ports + 1, sizeof(*a.keep));
+	a.keep = calloc(3 * desired->n_ports + 1, sizeof(*a.keep));
 	if (!a.keep) {
 		snprintf(err, errlen, "%s: out of memory", svc_key);
 		return -ENOMEM;
 	}
 	a.built = a.keep + desired->n_ports;
+	a.claimed = a.built + desired->n_ports;
 	for (i = 0; i < desired->n_ports; i++) {
 		prc = apply_port(s, &a, &desired->ports[i]);
 		if (prc)
@@ -1078,6 +1107,9 @@ int sync_apply_service(struct sync *s, const char *svc_key, const struct model_s
 	}
 	free(a.flush);
 	prc = replace_svc(s, svc_key, &a);
+	if (!prc)
+		for (i = 0; i < a.n_claimed; i++)
+			release_adopted(s, a.claimed[i]);
 	free(a.keep);
 	if (prc) {
 		snprintf(err, errlen, "%s: out of memory", svc_key);
