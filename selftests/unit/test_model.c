@@ -212,25 +212,34 @@ static void chk_merge(const struct model_state *ms)
 	IN_CLUSTER(mp, "10.0.0.3", 8080);
 }
 
-static void chk_one_ready(const struct model_state *ms)
+/* The cluster set is exactly ip:8080; returns the port (NULL: none). */
+static const struct model_svc_port *cluster_only(const struct model_state *ms, const char *ip)
 {
 	const struct model_svc_port *mp = port(ms, K4);
 
 	if (!mp)
-		return;
+		return NULL;
 	CLUSTER_IS(mp, 1);
-	IN_CLUSTER(mp, "10.0.0.1", 8080);
+	IN_CLUSTER(mp, ip, 8080);
+	return mp;
+}
+
+static void chk_only_first(const struct model_state *ms)
+{
+	cluster_only(ms, "10.0.0.1");
+}
+
+static void chk_only_second(const struct model_state *ms)
+{
+	cluster_only(ms, "10.0.0.2");
 }
 
 static void chk_fallback_term(const struct model_state *ms)
 {
-	const struct model_svc_port *mp = port(ms, K4);
+	const struct model_svc_port *mp = cluster_only(ms, "10.0.0.2");
 
-	if (!mp)
-		return;
-	CLUSTER_IS(mp, 1);
-	IN_CLUSTER(mp, "10.0.0.2", 8080);
-	CHECK(mp->has_endpoints, "serving terminating endpoint is usable");
+	if (mp)
+		CHECK(mp->has_endpoints, "serving terminating endpoint is usable");
 }
 
 static void chk_local_ready(const struct model_state *ms)
@@ -257,32 +266,12 @@ static void chk_local_fallback(const struct model_state *ms)
 	IN_LOCAL(mp, "10.0.0.1", 8080);
 }
 
-static void chk_zone_filter(const struct model_state *ms)
-{
-	const struct model_svc_port *mp = port(ms, K4);
-
-	if (!mp)
-		return;
-	CLUSTER_IS(mp, 1);
-	IN_CLUSTER(mp, "10.0.0.1", 8080);
-}
-
 static void chk_unfiltered2(const struct model_state *ms)
 {
 	const struct model_svc_port *mp = port(ms, K4);
 
 	if (mp)
 		CLUSTER_IS(mp, 2);
-}
-
-static void chk_node_filter(const struct model_state *ms)
-{
-	const struct model_svc_port *mp = port(ms, K4);
-
-	if (!mp)
-		return;
-	CLUSTER_IS(mp, 1);
-	IN_CLUSTER(mp, "10.0.0.2", 8080);
 }
 
 static void chk_hint_local(const struct model_state *ms)
@@ -616,9 +605,9 @@ static const struct mcase cases[] = {
 	  { SLICE_N("s-1", "IPv4", "[{'name':'http','port':8080}]", EP("10.0.0.1", "n2") "," EP("10.0.0.2", "n2")),
 	    SLICE_N("s-2", "IPv4", "[{'name':'http','port':8080}]", EP("10.0.0.3", "n3")) }, NULL, chk_merge },
 	{ "ready_absent_means_ready", BASIC,
-	  { SLICE("{'addresses':['10.0.0.1'],'conditions':{}}") }, NULL, chk_one_ready },
+	  { SLICE("{'addresses':['10.0.0.1'],'conditions':{}}") }, NULL, chk_only_first },
 	{ "not_ready_excluded", BASIC,
-	  { SLICE(EP("10.0.0.1", "n2") "," EPC("10.0.0.2", "n2", NOT_READY)) }, NULL, chk_one_ready },
+	  { SLICE(EP("10.0.0.1", "n2") "," EPC("10.0.0.2", "n2", NOT_READY)) }, NULL, chk_only_first },
 	{ "fallback_serving_terminating", BASIC,
 	  { SLICE(EPC("10.0.0.1", "n2", NOT_READY) "," EPC("10.0.0.2", "n2", TERMINATING)) }, NULL,
 	  chk_fallback_term },
@@ -632,7 +621,7 @@ static const struct mcase cases[] = {
 	  { SLICE(EPC("10.0.0.1", "n1", TERMINATING) "," EP("10.0.0.2", "n2")) }, NULL, chk_local_fallback },
 	{ "hints_zone_filter", BASIC,
 	  { SLICE(EPH("10.0.0.1", "n2", "'forZones':[{'name':'z1'}]") ","
-		  EPH("10.0.0.2", "n3", "'forZones':[{'name':'z2'}]")) }, NULL, chk_zone_filter },
+		  EPH("10.0.0.2", "n3", "'forZones':[{'name':'z2'}]")) }, NULL, chk_only_first },
 	{ "hints_zone_none_for_us_no_filter", BASIC,
 	  { SLICE(EPH("10.0.0.1", "n2", "'forZones':[{'name':'z3'}]") ","
 		  EPH("10.0.0.2", "n3", "'forZones':[{'name':'z2'}]")) }, NULL, chk_unfiltered2 },
@@ -641,15 +630,15 @@ static const struct mcase cases[] = {
 	  chk_unfiltered2 },
 	{ "hints_node_filter", BASIC,
 	  { SLICE(EPH("10.0.0.1", "n2", "'forNodes':[{'name':'n2'}]") ","
-		  EPH("10.0.0.2", "n3", "'forNodes':[{'name':'n1'}]")) }, NULL, chk_node_filter },
+		  EPH("10.0.0.2", "n3", "'forNodes':[{'name':'n1'}]")) }, NULL, chk_only_second },
 	{ "hints_node_before_zone", BASIC,
 	  { SLICE(EPH("10.0.0.1", "n2", "'forNodes':[{'name':'n2'}],'forZones':[{'name':'z1'}]") ","
 		  EPH("10.0.0.2", "n3", "'forNodes':[{'name':'n1'}],'forZones':[{'name':'z1'}]")) }, NULL,
-	  chk_node_filter },
+	  chk_only_second },
 	{ "hints_not_ready_endpoints_ignored", BASIC,
 	  { SLICE(EPH("10.0.0.1", "n2", "'forZones':[{'name':'z1'}]") ","
 		  EPH("10.0.0.2", "n3", "'forZones':[{'name':'z2'}]") ","
-		  EPC("10.0.0.3", "n3", NOT_READY)) }, NULL, chk_zone_filter },
+		  EPC("10.0.0.3", "n3", NOT_READY)) }, NULL, chk_only_first },
 	{ "hints_never_filter_local", SVC(CIP4 ",'internalTrafficPolicy':'Local','ports':[" PORT_HTTP "]"),
 	  { SLICE(EPH("10.0.0.1", "n1", "'forZones':[{'name':'z2'}]") ","
 		  EPH("10.0.0.2", "n3", "'forZones':[{'name':'z1'}]")) }, NULL, chk_hint_local },
