@@ -6,7 +6,8 @@
  * flow's cost. A slot here is found and checked with inline loads only.
  *
  * A slot copies what forwarding needs from a conntrack entry: the translated
- * tuple and the next hop. It is only a copy, so it is trusted briefly and
+ * tuple with its checksum differences (so a hit computes none) and the next
+ * hop. It is only a copy, so it is trusted briefly and
  * only for packets that change nothing in the entry:
  * - filled from an ESTABLISHED entry, used only by packets without SYN, FIN
  *   or RST and not fragmented (those go to conntrack, which keeps TCP state
@@ -30,7 +31,7 @@
 
 struct xlb_fc_slot {
 	struct xlb_ct_key key;
-	struct xlb_tuple t;
+	struct xlb_xlate x;
 	struct xlb_next_hop nh;
 	__u32 gen;		/* xlb_config.ct_gen at the fill */
 	__u64 expires;		/* xlb_now() */
@@ -84,18 +85,16 @@ static __always_inline int fc_hit(const struct xlb_fc_slot *s, const struct xlb_
 	return s && s->gen == cfg->ct_gen && now < s->expires && fc_key_eq(&s->key, k);
 }
 
-/* Copy an entry that conntrack just served (and touched) into the slot. */
+/* Copy the rewrite of an entry that conntrack just served (and touched)
+ * into the slot. */
 static __always_inline void fc_fill(struct xlb_fc_slot *s, const struct xlb_ct_key *k,
-				    const struct xlb_ct_entry *e,
+				    const struct xlb_xlate *x, const struct xlb_ct_entry *e,
 				    const struct xlb_config *cfg, __u64 now)
 {
 	if (!s || e->state != XLB_CT_ESTABLISHED)
 		return;
 	s->key = *k;
-	s->t.saddr = e->nat_saddr;
-	s->t.daddr = e->nat_daddr;
-	s->t.sport = e->nat_sport;
-	s->t.dport = e->nat_dport;
+	s->x = *x;
 	s->nh = e->nh;
 	s->gen = cfg->ct_gen;
 	s->expires = now + XLB_FC_TTL;

@@ -87,16 +87,16 @@ static __always_inline int next_hop(XLB_CTX *ctx, struct xlb_pkt *p, const struc
 }
 
 /* Inline: XDP's forward is the hot path's tail and needs little stack. */
-static __always_inline int forward(XLB_CTX *ctx, struct xlb_pkt *p, const struct xlb_tuple *t,
+static __always_inline int forward(XLB_CTX *ctx, struct xlb_pkt *p, const struct xlb_xlate *x,
 				   const struct xlb_inner *in, struct xlb_next_hop *nh)
 {
-	if (untranslatable(p, t, in))
+	if (untranslatable(p, x, in))
 		return verdict_skip(XLB_SKIP_FRAGMENT);
 	/* The MACs are outside every checksum: set before the rewrite, and
 	 * a packet that then fails to translate is dropped anyway. */
-	if (next_hop(ctx, p, t, nh))
+	if (next_hop(ctx, p, &x->t, nh))
 		return verdict_skip(XLB_SKIP_LOCAL_DELIVERY);
-	if (translate(ctx, p, t, in))
+	if (translate(ctx, p, x, in))
 		return verdict_drop(XLB_DROP_REWRITE);
 	count_verdict(XLB_VERDICT_TX);
 	return XDP_TX;
@@ -109,18 +109,18 @@ static __always_inline int reflect(XLB_CTX *ctx)
 }
 #else
 /* kept is unused: bpf_redirect_neigh() resolves the neighbour itself. */
-static __noinline int forward(XLB_CTX *ctx, struct xlb_pkt *p, const struct xlb_tuple *t,
+static __noinline int forward(XLB_CTX *ctx, struct xlb_pkt *p, const struct xlb_xlate *x,
 			      const struct xlb_inner *in, struct xlb_next_hop *kept)
 {
 	struct bpf_redir_neigh nh = {};
 	struct bpf_fib_lookup fib;
 	int rc;
 
-	if (untranslatable(p, t, in))
+	if (untranslatable(p, x, in))
 		return verdict_skip(XLB_SKIP_FRAGMENT);
-	if (translate(ctx, p, t, in))
+	if (translate(ctx, p, x, in))
 		return verdict_drop(XLB_DROP_REWRITE);
-	rc = fib_lookup_tuple(ctx, ctx_ifindex(ctx), p, t, &fib);
+	rc = fib_lookup_tuple(ctx, ctx_ifindex(ctx), p, &x->t, &fib);
 	if (rc != BPF_FIB_LKUP_RET_SUCCESS && rc != BPF_FIB_LKUP_RET_NO_NEIGH) {
 		count_verdict(XLB_VERDICT_STACK);
 		return TC_ACT_OK;

@@ -147,7 +147,7 @@ struct xlb_choice {
 /* Per-CPU home of the rewrite target and the new-flow decision: the BPF
  * stack (512 bytes over all nested calls) cannot hold them. */
 struct xlb_target {
-	struct xlb_tuple t;
+	struct xlb_xlate x;
 	struct xlb_inner in;
 	struct xlb_choice c;
 	struct xlb_service s;
@@ -269,8 +269,9 @@ static __noinline int new_flow(XLB_CTX *ctx, struct xlb_pkt *p, const struct xlb
 	c->be = *be;
 	c->svc_id = svc_id;
 	c->snat = need_snat(cfg, fe, s, cls, p, be);
-	if (ct_create(cfg, p, c, &tg->t))
+	if (ct_create(cfg, p, c, &tg->x.t))
 		return verdict_drop(XLB_DROP_CT_FULL);
+	xlate_diff(p, &tg->x);
 	frag_remember(p);
 	return XLB_FORWARD;
 }
@@ -320,9 +321,10 @@ static __always_inline int icmp_quoted_flow(XLB_CTX *ctx, const struct xlb_pkt *
  * the error saw it; the reverse of that quote is a conntrack key of ours.
  * The entry says what the quote must become, and the error then goes to the
  * quote's new source (its outer source follows when it was the quoted peer). */
-static __noinline int icmp_error_translate(XLB_CTX *ctx, struct xlb_pkt *p, struct xlb_tuple *t,
+static __noinline int icmp_error_translate(XLB_CTX *ctx, struct xlb_pkt *p, struct xlb_xlate *x,
 					   struct xlb_inner *in)
 {
+	struct xlb_tuple *t = &x->t;
 	struct xlb_ct_key k = {};
 	struct xlb_ct_entry *e;
 
@@ -347,6 +349,7 @@ static __noinline int icmp_error_translate(XLB_CTX *ctx, struct xlb_pkt *p, stru
 		t->saddr = in->to.daddr;
 	t->sport = 0;
 	t->dport = 0;
+	xlate_diff(p, x);	/* the outer addresses' (no ports) */
 	return XLB_FORWARD;
 }
 
@@ -363,10 +366,10 @@ static __always_inline int ct_usable(const struct xlb_config *cfg, const struct 
 }
 
 /* Follow the packet's tracked flow, or decide a new one. On XLB_FORWARD,
- * *t is the tuple to rewrite to (tg->t, or a cached copy) and *nh where the
- * flow keeps its next hop (NULL for a new flow). */
+ * *x is the rewrite (tg->x, or a cached copy) and *nh where the flow keeps
+ * its next hop (NULL for a new flow). */
 static __always_inline int track(XLB_CTX *ctx, struct xlb_pkt *p, const struct xlb_config *cfg,
-				 const struct xlb_tuple **t, struct xlb_next_hop **nh)
+				 const struct xlb_xlate **x, struct xlb_next_hop **nh)
 {
 	struct xlb_fc_slot *slot = NULL;
 	struct xlb_target *tg;
@@ -380,7 +383,7 @@ static __always_inline int track(XLB_CTX *ctx, struct xlb_pkt *p, const struct x
 	if (fc_eligible(cfg, p)) {
 		slot = fc_slot(&p->key);
 		if (fc_hit(slot, &p->key, cfg, now)) {
-			*t = &slot->t;
+			*x = &slot->x;
 			*nh = &slot->nh;
 			return XLB_FORWARD;
 		}
@@ -388,16 +391,17 @@ static __always_inline int track(XLB_CTX *ctx, struct xlb_pkt *p, const struct x
 	tg = bpf_map_lookup_elem(&xlb_target_scratch, &zero);
 	if (!tg)
 		return verdict_skip(XLB_SKIP_NOT_SERVICE);
-	*t = &tg->t;
+	*x = &tg->x;
 	e = bpf_map_lookup_elem(&xlb_conntrack, &p->key);
 	if (e && ct_usable(cfg, e, p, now)) {
 		ct_touch(e, p, now);
-		tg->t.saddr = e->nat_saddr;
-		tg->t.daddr = e->nat_daddr;
-		tg->t.sport = e->nat_sport;
-		tg->t.dport = e->nat_dport;
+		tg->x.t.saddr = e->nat_saddr;
+		tg->x.t.daddr = e->nat_daddr;
+		tg->x.t.sport = e->nat_sport;
+		tg->x.t.dport = e->nat_dport;
+		xlate_diff(p, &tg->x);
 		frag_remember(p);
-		fc_fill(slot, &p->key, e, cfg, now);
+		fc_fill(slot, &p->key, &tg->x, e, cfg, now);
 		*nh = &e->nh;
 		return XLB_FORWARD;
 	}
@@ -409,7 +413,7 @@ static __always_inline int track(XLB_CTX *ctx, struct xlb_pkt *p, const struct x
 static __always_inline int xlb_process(XLB_CTX *ctx)
 {
 	struct xlb_next_hop *nh = NULL;
-	const struct xlb_tuple *t;
+	const struct xlb_xlate *x;
 	struct xlb_inner *in = NULL;
 	struct xlb_pkt p = {};
 	struct xlb_target *tg;
@@ -429,15 +433,15 @@ static __always_inline int xlb_process(XLB_CTX *ctx)
 		tg = bpf_map_lookup_elem(&xlb_target_scratch, &zero);
 		if (!tg)
 			return verdict_skip(XLB_SKIP_NOT_SERVICE);
-		t = &tg->t;
+		x = &tg->x;
 		in = &tg->in;
-		res = icmp_error_translate(ctx, &p, &tg->t, in);
+		res = icmp_error_translate(ctx, &p, &tg->x, in);
 	} else {
-		res = track(ctx, &p, cfg, &t, &nh);
+		res = track(ctx, &p, cfg, &x, &nh);
 	}
 	if (res != XLB_FORWARD)
 		return res;
-	return forward(ctx, &p, t, in, nh);
+	return forward(ctx, &p, x, in, nh);
 }
 
 #endif

@@ -23,15 +23,17 @@ static __always_inline __u16 csum_fold32(__u32 s)
 	return s;
 }
 
-/* Apply a ones-complement difference (words_diff()) to a checksum. */
-static __always_inline __u16 csum_apply(__u16 check, __u32 diff)
+/* Apply ones-complement differences (words_diff()) to a checksum. In 64
+ * bits, so callers add up to four differences with a plain "+" and no carry
+ * to fold: three folds bring anything below 2^34 to 16 bits. */
+static __always_inline __u16 csum_apply(__u16 check, __u64 diff)
 {
-	__u32 s = (__u16)~check;
+	__u64 s = (__u16)~check + diff;
 
-	s += diff;
-	if (s < diff)
-		s++;
-	return ~csum_fold32(s);
+	s = (s & 0xffff) + (s >> 16);
+	s = (s & 0xffff) + (s >> 16);
+	s = (s & 0xffff) + (s >> 16);
+	return ~s;
 }
 
 static __always_inline __u32 csum_add(__u32 a, __u32 b)
@@ -74,9 +76,22 @@ static __always_inline __u32 pair_diff(__u8 family, const union xlb_addr *os,
 	return csum_add(words_diff(os->v6, ns->v6, 4), words_diff(od->v6, nd->v6, 4));
 }
 
-static __always_inline __u32 addr_diff(struct xlb_pkt *p, const struct xlb_tuple *t)
+/* A rewrite: the tuple to write and the checksum differences from the
+ * packet's own tuple to it, of the addresses (IPv4 header, L4 pseudo-header)
+ * and of the ports. The flow cache keeps the differences with the tuple, so
+ * a cached flow's packet computes none. */
+struct xlb_xlate {
+	struct xlb_tuple t;
+	__u32 adiff;
+	__u32 pdiff;
+};
+
+static __always_inline void xlate_diff(const struct xlb_pkt *p, struct xlb_xlate *x)
 {
-	return pair_diff(p->family, &p->saddr, &p->daddr, &t->saddr, &t->daddr);
+	__be16 from[2] = { p->sport, p->dport }, to[2] = { x->t.sport, x->t.dport };
+
+	x->adiff = pair_diff(p->family, &p->saddr, &p->daddr, &x->t.saddr, &x->t.daddr);
+	x->pdiff = words_diff((__be32 *)from, (__be32 *)to, 1);
 }
 
 /* Offset of the L4 checksum from the L4 header, or 0 when it has none we
@@ -132,7 +147,7 @@ static __always_inline int write_l4(XLB_CTX *ctx, struct xlb_pkt *p,
 	/* IPv4 UDP may carry no checksum at all; keep it that way. */
 	if (p->proto == XLB_IPPROTO_UDP && !sum)
 		return 0;
-	sum = csum_apply(sum, csum_add(adiff, pdiff));
+	sum = csum_apply(sum, (__u64)adiff + pdiff);
 	if (p->proto == XLB_IPPROTO_UDP && !sum)
 		sum = 0xffff;
 	l4[coff / 2] = sum;
@@ -179,18 +194,16 @@ static __always_inline int write_l4(XLB_CTX *ctx, struct xlb_pkt *p,
 /* Rewrite the packet to tuple t. Later fragments carry no L4 header: only
  * their addresses change (the first fragment's L4 checksum covers the rest). */
 static __always_inline int nat_rewrite(XLB_CTX *ctx, struct xlb_pkt *p,
-				       const struct xlb_tuple *t)
+				       const struct xlb_xlate *x)
 {
-	__be16 from[2] = { p->sport, p->dport }, to[2] = { t->sport, t->dport };
-	__u32 adiff = addr_diff(p, t), pdiff;
+	const struct xlb_tuple *t = &x->t;
 	int ports_changed = p->sport != t->sport || p->dport != t->dport;
 
-	if (write_addrs(ctx, p, t, adiff))
+	if (write_addrs(ctx, p, t, x->adiff))
 		return -1;
 	if (p->frag == XLB_FRAG_LATER)
 		return 0;
-	pdiff = words_diff((__be32 *)from, (__be32 *)to, 1);
-	if (write_l4(ctx, p, t, adiff, pdiff))
+	if (write_l4(ctx, p, t, x->adiff, x->pdiff))
 		return -1;
 	/* SCTP's CRC32c has no pseudo-header: only a port change invalidates it. */
 	if (p->proto == XLB_IPPROTO_SCTP && ports_changed)
@@ -230,7 +243,7 @@ static __always_inline int payload_csum16(XLB_CTX *ctx, __u32 off, __u32 diff, _
  * checksums, then the outer addresses, then the ICMP checksum, which covers
  * the quote (and for ICMPv6 the outer addresses through its pseudo-header). */
 static __always_inline int nat_rewrite_icmp_error(XLB_CTX *ctx, struct xlb_pkt *p,
-						  const struct xlb_tuple *t,
+						  const struct xlb_xlate *x,
 						  const struct xlb_inner *in)
 {
 	__u32 adiff = pair_diff(p->family, &in->from.saddr, &in->from.daddr,
@@ -238,7 +251,7 @@ static __always_inline int nat_rewrite_icmp_error(XLB_CTX *ctx, struct xlb_pkt *
 	__be16 from[2] = { in->from.sport, in->from.dport };
 	__be16 to[2] = { in->to.sport, in->to.dport };
 	__u32 pdiff = words_diff((__be32 *)from, (__be32 *)to, 1);
-	__u32 delta = csum_add(adiff, pdiff), coff, oadiff, csum_off = p->l4_off + 2;
+	__u32 delta = csum_add(adiff, pdiff), coff, csum_off = p->l4_off + 2;
 	__u16 check;
 
 	if (p->family == XLB_FAM_V4) {
@@ -256,12 +269,11 @@ static __always_inline int nat_rewrite_icmp_error(XLB_CTX *ctx, struct xlb_pkt *
 		return -1;
 	if (ctx_store(ctx, in->l4_off, to, 4))
 		return -1;
-	oadiff = addr_diff(p, t);
-	if (write_addrs(ctx, p, t, oadiff))
+	if (write_addrs(ctx, p, &x->t, x->adiff))
 		return -1;
 #ifdef XLB_XDP
 	if (p->family == XLB_FAM_V6)
-		delta = csum_add(delta, oadiff);
+		delta = csum_add(delta, x->adiff);
 	if (ctx_load(ctx, csum_off, &check, 2))
 		return -1;
 	check = csum_apply(check, delta);
@@ -271,26 +283,26 @@ static __always_inline int nat_rewrite_icmp_error(XLB_CTX *ctx, struct xlb_pkt *
 	if (bpf_l4_csum_replace(ctx, csum_off, 0, delta, 0))
 		return -1;
 	if (p->family == XLB_FAM_V6)
-		return bpf_l4_csum_replace(ctx, csum_off, 0, oadiff, BPF_F_PSEUDO_HDR);
+		return bpf_l4_csum_replace(ctx, csum_off, 0, x->adiff, BPF_F_PSEUDO_HDR);
 	return 0;
 #endif
 }
 
 /* A first SCTP fragment whose ports change cannot be translated: its
  * CRC32c covers the whole packet, which the fragment is not. */
-static __always_inline int untranslatable(const struct xlb_pkt *p, const struct xlb_tuple *t,
+static __always_inline int untranslatable(const struct xlb_pkt *p, const struct xlb_xlate *x,
 					  const struct xlb_inner *in)
 {
 	return !in && p->proto == XLB_IPPROTO_SCTP && p->frag == XLB_FRAG_FIRST &&
-	       (p->sport != t->sport || p->dport != t->dport);
+	       (p->sport != x->t.sport || p->dport != x->t.dport);
 }
 
-static __always_inline int translate(XLB_CTX *ctx, struct xlb_pkt *p, const struct xlb_tuple *t,
+static __always_inline int translate(XLB_CTX *ctx, struct xlb_pkt *p, const struct xlb_xlate *x,
 				     const struct xlb_inner *in)
 {
 	if (in)
-		return nat_rewrite_icmp_error(ctx, p, t, in);
-	return nat_rewrite(ctx, p, t);
+		return nat_rewrite_icmp_error(ctx, p, x, in);
+	return nat_rewrite(ctx, p, x);
 }
 
 #endif
