@@ -54,6 +54,16 @@ static __always_inline void *ctx_ptr(XLB_CTX *ctx, __u32 off, __u32 len)
 	return p;
 }
 
+/* Copy an IPv6 address between the packet and the stack or a map in two
+ * 64-bit moves. The packet side is rarely 8-aligned: the verifier allows
+ * that where the CPU does (x86-64, arm64), while clang, told the true
+ * alignment, would move 32-bit halves and combine them. */
+static __always_inline void addr6_copy(void *to, const void *from)
+{
+	((__u64 *)to)[0] = ((const __u64 *)from)[0];
+	((__u64 *)to)[1] = ((const __u64 *)from)[1];
+}
+
 static __always_inline int ctx_load(XLB_CTX *ctx, __u32 off, void *to, __u32 len)
 {
 #ifdef XLB_XDP

@@ -124,8 +124,8 @@ static __always_inline int write_addrs(XLB_CTX *ctx, struct xlb_pkt *p,
 	ip6 = ctx_ptr(ctx, p->l3_off, sizeof(*ip6));
 	if (!ip6)
 		return -1;
-	__builtin_memcpy(&ip6->saddr, &t->saddr, 16);
-	__builtin_memcpy(&ip6->daddr, &t->daddr, 16);
+	addr6_copy(&ip6->saddr, &t->saddr);
+	addr6_copy(&ip6->daddr, &t->daddr);
 	return 0;
 }
 
@@ -197,7 +197,6 @@ static __always_inline int nat_rewrite(XLB_CTX *ctx, struct xlb_pkt *p,
 				       const struct xlb_xlate *x)
 {
 	const struct xlb_tuple *t = &x->t;
-	int ports_changed = p->sport != t->sport || p->dport != t->dport;
 
 	if (write_addrs(ctx, p, t, x->adiff))
 		return -1;
@@ -206,7 +205,7 @@ static __always_inline int nat_rewrite(XLB_CTX *ctx, struct xlb_pkt *p,
 	if (write_l4(ctx, p, t, x->adiff, x->pdiff))
 		return -1;
 	/* SCTP's CRC32c has no pseudo-header: only a port change invalidates it. */
-	if (p->proto == XLB_IPPROTO_SCTP && ports_changed)
+	if (p->proto == XLB_IPPROTO_SCTP && (p->sport != t->sport || p->dport != t->dport))
 		return sctp_update_crc(ctx, p->l4_off, p->l3_off + p->l3_len);
 	return 0;
 }

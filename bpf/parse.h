@@ -139,8 +139,8 @@ static __always_inline int parse_ipv6(XLB_CTX *ctx, struct xlb_pkt *p)
 	    !ctx_holds(ctx, p->l3_off + sizeof(*ip6) + bpf_ntohs(ip6->payload_len)))
 		return XLB_PARSE_MALFORMED;
 	p->family = XLB_FAM_V6;
-	__builtin_memcpy(&p->saddr, &ip6->saddr, 16);
-	__builtin_memcpy(&p->daddr, &ip6->daddr, 16);
+	addr6_copy(&p->saddr, &ip6->saddr);
+	addr6_copy(&p->daddr, &ip6->daddr);
 	p->l3_len = sizeof(*ip6) + bpf_ntohs(ip6->payload_len);
 	nh = ip6->nexthdr;
 	off = p->l3_off + sizeof(*ip6);

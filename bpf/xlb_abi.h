@@ -117,7 +117,7 @@ enum xlb_ct_state {
 struct xlb_next_hop {
 	__u32 ifindex;	/* 0 = none */
 	__u32 stamp;	/* xlb_now() >> 30 at the lookup */
-	__u8 dmac[6];
+	__u8 dmac[6];	/* then smac: the order of an Ethernet header */
 	__u8 smac[6];
 };
 
