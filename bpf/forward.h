@@ -69,11 +69,11 @@ static __noinline int fib_next_hop(XLB_CTX *ctx, struct xlb_pkt *p, const struct
 }
 
 /* A tracked flow reuses the next hop it kept for one to two seconds
- * (2^30 ns units). */
+ * (2^30 ns units); only a tracked flow has an nh and a p->now. */
 static __always_inline int next_hop(XLB_CTX *ctx, struct xlb_pkt *p, const struct xlb_tuple *t,
 				    struct xlb_next_hop *nh)
 {
-	__u32 stamp = xlb_now() >> 30;
+	__u32 stamp = p->now >> 30;
 	struct ethhdr *eth;
 
 	if (!nh || nh->ifindex != ctx->ingress_ifindex || stamp - nh->stamp >= 2)

@@ -379,7 +379,7 @@ static __always_inline int track(XLB_CTX *ctx, struct xlb_pkt *p, const struct x
 
 	if (p->frag == XLB_FRAG_LATER && frag_recall(p))
 		return verdict_skip(XLB_SKIP_FRAGMENT);
-	now = xlb_now();
+	now = p->now = xlb_now();
 	if (fc_eligible(cfg, p)) {
 		slot = fc_slot(&p->key);
 		if (fc_hit(slot, &p->key, cfg, now)) {

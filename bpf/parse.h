@@ -53,6 +53,7 @@ struct xlb_pkt {
 	__u8 icmp_type;
 	__u8 icmp_code;
 	__u32 frag_id;
+	__u64 now;		/* xlb_now() once conntrack is asked; else 0 */
 };
 
 _Static_assert(__builtin_offsetof(struct xlb_pkt, family) ==
