@@ -102,13 +102,16 @@ static const uint32_t service_counts[] = { 1, 1000, 10000, 100000 };
 
 /* PATH_FIB: a probe that only calls bpf_fib_lookup() as xlb's forward()
  * does and returns XDP_TX: what the one helper costs on its own.
+ * PATH_CT: a probe that only inserts two entries under random keys into
+ * xlb's conntrack map, in the state the new-flow rows meet it: the floor
+ * under any new flow that records both directions in an LRU hash.
  * PATH_EST: established packets as they run, served from the per-CPU flow
  * cache; PATH_EST_CT: the same with the cache off (XLB_CFG_NO_FLOW_CACHE),
  * every packet a conntrack lookup. */
-enum path { PATH_REF, PATH_FIB, PATH_NEW, PATH_EST, PATH_EST_CT };
+enum path { PATH_REF, PATH_FIB, PATH_CT, PATH_NEW, PATH_EST, PATH_EST_CT };
 #define N_PATHS (PATH_EST_CT - PATH_NEW + 1)	/* the measured xlb paths */
-static const char *const path_names[] = { "reference", "fib lookup", "new flow",
-					  "established", "est. no fc" };
+static const char *const path_names[] = { "reference", "fib lookup", "ct insert x2",
+					  "new flow", "established", "est. no fc" };
 
 struct result {
 	enum path path;
@@ -144,6 +147,7 @@ static int ref_fd;		/* the reference program, kept for every xlb row */
 static uint8_t ref_pkt[PKT_BUF_LEN];
 static uint32_t ref_len;
 static struct result fib_results[2];
+static struct result ct_result;
 static struct result results[N_PATHS][2][N_COUNTS];	/* [path - PATH_NEW][fam][count] */
 
 static void die(const char *what, const char *why)
@@ -511,7 +515,7 @@ static int test_run(int fd, const uint8_t *pkt, uint32_t len, uint32_t n, uint32
  * xlb rows also get their counters and conntrack size read around the run. */
 static void measure(struct result *r, int m, int fd, const uint8_t *pkt, uint32_t len)
 {
-	bool xlb = r->path >= PATH_NEW;
+	bool xlb = r->path >= PATH_CT;
 	uint8_t out[PKT_BUF_LEN];
 	struct counts b, a;
 	uint64_t ct0 = 0;
@@ -729,6 +733,67 @@ static void bench_fib(int f)
 	close(fd);
 }
 
+#define CT_KEY_OFF (-(int)sizeof(struct xlb_ct_key))
+#define CT_VAL_OFF (CT_KEY_OFF - (int)sizeof(struct xlb_ct_entry))
+#define CT_KEY(field) (CT_KEY_OFF + (int)offsetof(struct xlb_ct_key, field))
+
+/* The conntrack probe: two bpf_map_update_elem() calls on xlb_conntrack,
+ * each under a key whose addresses are fresh random words (a collision with
+ * the 2^20 present entries is a 1-in-2^44 event), then XDP_TX. */
+static int load_ct_probe(void)
+{
+	int map = dp.maps.fd[XLB_MAP_CONNTRACK], n = 0;
+	struct bpf_insn prog[64];
+	static char log[4096];
+	LIBBPF_OPTS(bpf_prog_load_opts, o, .log_buf = log, .log_size = sizeof(log));
+	int fd;
+
+	_Static_assert(sizeof(struct xlb_ct_key) % 8 == 0 && sizeof(struct xlb_ct_entry) % 8 == 0,
+		       "the probe zeroes key and value in 8-byte words");
+	prog[n++] = MOV_K(BPF_REG_0, 0);
+	for (int off = CT_VAL_OFF; off < 0; off += 8)
+		prog[n++] = STX(BPF_DW, BPF_REG_10, BPF_REG_0, off);
+	prog[n++] = ST(BPF_B, BPF_REG_10, CT_KEY(proto), IPPROTO_TCP);
+	prog[n++] = ST(BPF_B, BPF_REG_10, CT_KEY(family), XLB_FAM_V4);
+	for (int i = 0; i < 2; i++) {
+		prog[n++] = INSN(BPF_JMP | BPF_CALL, 0, 0, 0, BPF_FUNC_get_prandom_u32);
+		prog[n++] = STX(BPF_W, BPF_REG_10, BPF_REG_0, CT_KEY(saddr));
+		prog[n++] = INSN(BPF_JMP | BPF_CALL, 0, 0, 0, BPF_FUNC_get_prandom_u32);
+		prog[n++] = STX(BPF_W, BPF_REG_10, BPF_REG_0, CT_KEY(daddr));
+		prog[n++] = INSN(BPF_LD | BPF_DW | BPF_IMM, BPF_REG_1, BPF_PSEUDO_MAP_FD, 0, map);
+		prog[n++] = INSN(0, 0, 0, 0, 0);
+		prog[n++] = MOV_X(BPF_REG_2, BPF_REG_10);
+		prog[n++] = INSN(BPF_ALU64 | BPF_ADD | BPF_K, BPF_REG_2, 0, 0, CT_KEY_OFF);
+		prog[n++] = MOV_X(BPF_REG_3, BPF_REG_10);
+		prog[n++] = INSN(BPF_ALU64 | BPF_ADD | BPF_K, BPF_REG_3, 0, 0, CT_VAL_OFF);
+		prog[n++] = MOV_K(BPF_REG_4, BPF_ANY);
+		prog[n++] = INSN(BPF_JMP | BPF_CALL, 0, 0, 0, BPF_FUNC_map_update_elem);
+	}
+	prog[n++] = MOV_K(BPF_REG_0, XDP_TX);
+	prog[n++] = INSN(BPF_JMP | BPF_EXIT, 0, 0, 0, 0);
+	fd = bpf_prog_load(BPF_PROG_TYPE_XDP, "xdp_ct_probe", "GPL", prog, n, &o);
+	if (fd < 0)
+		die("load the conntrack probe", log[0] ? log : strerror(errno));
+	return fd;
+}
+
+/* The conntrack probe on the new-flow rows' packet and conntrack state. */
+static void bench_ct(void)
+{
+	const struct plan *pl = &plans[0];
+	union xlb_addr src = addr_at(pl->client, 0), dst = addr_at(pl->ring, 0);
+	uint8_t pkt[PKT_BUF_LEN];
+	uint32_t len = flow_packet(pl, &src, &dst, PKT_TCP_SYN, pkt);
+	int fd = load_ct_probe();
+
+	result_init(&ct_result, PATH_CT, 0, 0);
+	for (int m = 0; m < MEASUREMENTS; m++) {
+		ct_reset();
+		measure(&ct_result, m, fd, pkt, len);
+	}
+	close(fd);
+}
+
 static void bench_reference(void)
 {
 	union xlb_addr src = addr_at(plans[0].client, 0), dst = addr_at(plans[0].ring, 0);
@@ -781,7 +846,7 @@ static double median(const struct result *r)
  * against the reference row. */
 static double ratio(const struct result *r)
 {
-	if (r->path >= PATH_NEW)
+	if (r->path >= PATH_CT)
 		return median(r) / median_of(r->ref_ns);
 	return median(r) / median(&ref_result);
 }
@@ -791,12 +856,14 @@ static double ratio(const struct result *r)
  * all (established). */
 static bool on_path(const struct result *r)
 {
-	int64_t want = r->path == PATH_NEW ? 2 * (int64_t)r->runs : 0;
+	int64_t want = r->path <= PATH_NEW ? 2 * (int64_t)r->runs : 0;
 
 	if (!r->ret_ok || !r->csum_ok)
 		return false;
-	if (r->path < PATH_NEW)
+	if (r->path < PATH_CT)
 		return true;
+	if (r->path == PATH_CT)	/* xlb's program does not run: no counters */
+		return r->ct_delta == want;
 	return r->tx == r->runs && !r->other && !r->drop_skip && r->ct_delta == want;
 }
 
@@ -807,9 +874,12 @@ static void print_row(const struct result *r, const struct result *one)
 	char ref[16] = "-";
 
 	spread(r, &med, &lo, &hi);
+	if (r->path >= PATH_CT)
+		snprintf(ref, sizeof(ref), "%.0f", median_of(r->ref_ns));
+	if (r->path == PATH_CT)
+		snprintf(ct, sizeof(ct), "%+.3f", (double)r->ct_delta / r->runs);
 	if (r->path >= PATH_NEW) {
 		snprintf(svcs, sizeof(svcs), "%u", r->services);
-		snprintf(ref, sizeof(ref), "%.0f", median_of(r->ref_ns));
 		snprintf(tx, sizeof(tx), "%.3f", (double)r->tx / r->runs);
 		snprintf(other, sizeof(other), "%llu",
 			 (unsigned long long)(r->other + r->drop_skip));
@@ -817,7 +887,7 @@ static void print_row(const struct result *r, const struct result *one)
 	}
 	if (one && one->done)
 		snprintf(vs1, sizeof(vs1), "%+.1f%%", 100.0 * (med / median(one) - 1));
-	printf("%-11s %-4s %8s %7u %9u-%-5u %5s %6.2f %8s %6s %6s %7s  %s\n",
+	printf("%-12s %-4s %8s %7u %9u-%-5u %5s %6.2f %8s %6s %6s %7s  %s\n",
 	       path_names[r->path], r->path == PATH_REF ? "-" : plans[r->fam].name, svcs, med,
 	       lo, hi, ref, ratio(r), vs1, tx, other, ct, on_path(r) ? "yes" : "NO");
 }
@@ -871,7 +941,7 @@ static void print_targets(void)
 				x = ratio(&results[p - PATH_NEW][f][c]);
 				worst = x > worst ? x : worst;
 			}
-			printf("  %-11s %s: worst %.2fx ref (target <= %.0fx): %s", path_names[p],
+			printf("  %-12s %s: worst %.2fx ref (target <= %.0fx): %s", path_names[p],
 			       plans[f].name, worst, limit[p], worst <= limit[p] ? "met" : "MISSED");
 			if (big->done && big != one) {
 				x = median(big) / median(one) - 1;
@@ -884,12 +954,14 @@ static void print_targets(void)
 
 static void print_table(void)
 {
-	printf("%-11s %-4s %8s %7s %15s %5s %6s %8s %6s %6s %7s  %s\n", "path", "fam",
+	printf("%-12s %-4s %8s %7s %15s %5s %6s %8s %6s %6s %7s  %s\n", "path", "fam",
 	       "services", "ns/pkt", "min-max", "ref", "x ref", "vs 1svc", "TX/run", "other",
 	       "ct/run", "on path");
 	print_row(&ref_result, NULL);
 	for (int f = 0; f < 2; f++)
 		print_row(&fib_results[f], NULL);
+	if (ct_result.done)
+		print_row(&ct_result, NULL);
 	for (int p = PATH_NEW; p <= PATH_EST_CT; p++)
 		for (int f = 0; f < 2; f++)
 			for (size_t c = 0; c < N_COUNTS; c++)
@@ -961,6 +1033,8 @@ int main(int argc, char **argv)
 	bench_reference();
 	for (int f = 0; f < 2; f++)
 		bench_fib(f);
+	if (only_path < 0 || only_path == PATH_NEW)
+		bench_ct();
 	for (size_t c = 0; c < N_COUNTS && service_counts[c] <= max_services; c++) {
 		fprintf(stderr, "programming %u services per family...\n", service_counts[c]);
 		for (; populated < service_counts[c]; populated++)
