@@ -642,6 +642,18 @@ static void bench_established(struct result *r, int f)
 #define LDX(sz, d, s, o) INSN(BPF_LDX | BPF_MEM | (sz), d, s, o, 0)
 #define STX(sz, d, s, o) INSN(BPF_STX | BPF_MEM | (sz), d, s, o, 0)
 
+/* Load one of the benchmark's own XDP programs, built from instructions. */
+static int load_insns(const char *name, const struct bpf_insn *prog, int n)
+{
+	static char log[4096];
+	LIBBPF_OPTS(bpf_prog_load_opts, o, .log_buf = log, .log_size = sizeof(log));
+	int fd = bpf_prog_load(BPF_PROG_TYPE_XDP, name, "GPL", prog, n, &o);
+
+	if (fd < 0)
+		die(name, log[0] ? log : strerror(errno));
+	return fd;
+}
+
 /* The reference: bounds check, swap the Ethernet addresses, XDP_TX. */
 static int load_reference(void)
 {
@@ -663,19 +675,14 @@ static int load_reference(void)
 		INSN(BPF_ALU64 | BPF_MOV | BPF_K, BPF_REG_0, 0, 0, XDP_TX),
 		INSN(BPF_JMP | BPF_EXIT, 0, 0, 0, 0),
 	};
-	static char log[4096];
-	LIBBPF_OPTS(bpf_prog_load_opts, o, .log_buf = log, .log_size = sizeof(log));
-	int fd = bpf_prog_load(BPF_PROG_TYPE_XDP, "xdp_tx_ref", "GPL", prog,
-			       sizeof(prog) / sizeof(prog[0]), &o);
 
-	if (fd < 0)
-		die("load the reference program", log[0] ? log : strerror(errno));
-	return fd;
+	return load_insns("xdp_tx_ref", prog, sizeof(prog) / sizeof(prog[0]));
 }
 
 #define ST(sz, d, o, i) INSN(BPF_ST | BPF_MEM | (sz), d, 0, o, i)
 #define MOV_K(d, i) INSN(BPF_ALU64 | BPF_MOV | BPF_K, d, 0, 0, i)
 #define MOV_X(d, s) INSN(BPF_ALU64 | BPF_MOV | BPF_X, d, s, 0, 0)
+#define ADD_K(d, i) INSN(BPF_ALU64 | BPF_ADD | BPF_K, d, 0, 0, i)
 #define FIB_OFF(field) (-64 + (int)offsetof(struct bpf_fib_lookup, field))
 
 /* The FIB probe: the lookup forward() makes for a translated packet of
@@ -684,9 +691,6 @@ static int load_fib_probe(int f, const union xlb_addr *src, const union xlb_addr
 {
 	struct bpf_insn prog[64];
 	int n = 0, words = plans[f].family == XLB_FAM_V4 ? 1 : 4;
-	static char log[4096];
-	LIBBPF_OPTS(bpf_prog_load_opts, o, .log_buf = log, .log_size = sizeof(log));
-	int fd;
 
 	prog[n++] = MOV_X(BPF_REG_6, BPF_REG_1);
 	prog[n++] = MOV_K(BPF_REG_0, 0);
@@ -703,7 +707,7 @@ static int load_fib_probe(int f, const union xlb_addr *src, const union xlb_addr
 	}
 	prog[n++] = MOV_X(BPF_REG_1, BPF_REG_6);
 	prog[n++] = MOV_X(BPF_REG_2, BPF_REG_10);
-	prog[n++] = INSN(BPF_ALU64 | BPF_ADD | BPF_K, BPF_REG_2, 0, 0, -64);
+	prog[n++] = ADD_K(BPF_REG_2, -64);
 	prog[n++] = MOV_K(BPF_REG_3, 64);
 	prog[n++] = MOV_K(BPF_REG_4, 0);
 	prog[n++] = INSN(BPF_JMP | BPF_CALL, 0, 0, 0, BPF_FUNC_fib_lookup);
@@ -712,10 +716,7 @@ static int load_fib_probe(int f, const union xlb_addr *src, const union xlb_addr
 	prog[n++] = INSN(BPF_JMP | BPF_JEQ | BPF_K, BPF_REG_1, 0, 1, BPF_FIB_LKUP_RET_SUCCESS);
 	prog[n++] = MOV_K(BPF_REG_0, XDP_DROP);
 	prog[n++] = INSN(BPF_JMP | BPF_EXIT, 0, 0, 0, 0);
-	fd = bpf_prog_load(BPF_PROG_TYPE_XDP, "xdp_fib_probe", "GPL", prog, n, &o);
-	if (fd < 0)
-		die("load the FIB probe", log[0] ? log : strerror(errno));
-	return fd;
+	return load_insns("xdp_fib_probe", prog, n);
 }
 
 /* The FIB probe on the established row's translated tuple. */
@@ -744,9 +745,6 @@ static int load_ct_probe(void)
 {
 	int map = dp.maps.fd[XLB_MAP_CONNTRACK], n = 0;
 	struct bpf_insn prog[64];
-	static char log[4096];
-	LIBBPF_OPTS(bpf_prog_load_opts, o, .log_buf = log, .log_size = sizeof(log));
-	int fd;
 
 	_Static_assert(sizeof(struct xlb_ct_key) % 8 == 0 && sizeof(struct xlb_ct_entry) % 8 == 0,
 		       "the probe zeroes key and value in 8-byte words");
@@ -763,18 +761,15 @@ static int load_ct_probe(void)
 		prog[n++] = INSN(BPF_LD | BPF_DW | BPF_IMM, BPF_REG_1, BPF_PSEUDO_MAP_FD, 0, map);
 		prog[n++] = INSN(0, 0, 0, 0, 0);
 		prog[n++] = MOV_X(BPF_REG_2, BPF_REG_10);
-		prog[n++] = INSN(BPF_ALU64 | BPF_ADD | BPF_K, BPF_REG_2, 0, 0, CT_KEY_OFF);
+		prog[n++] = ADD_K(BPF_REG_2, CT_KEY_OFF);
 		prog[n++] = MOV_X(BPF_REG_3, BPF_REG_10);
-		prog[n++] = INSN(BPF_ALU64 | BPF_ADD | BPF_K, BPF_REG_3, 0, 0, CT_VAL_OFF);
+		prog[n++] = ADD_K(BPF_REG_3, CT_VAL_OFF);
 		prog[n++] = MOV_K(BPF_REG_4, BPF_ANY);
 		prog[n++] = INSN(BPF_JMP | BPF_CALL, 0, 0, 0, BPF_FUNC_map_update_elem);
 	}
 	prog[n++] = MOV_K(BPF_REG_0, XDP_TX);
 	prog[n++] = INSN(BPF_JMP | BPF_EXIT, 0, 0, 0, 0);
-	fd = bpf_prog_load(BPF_PROG_TYPE_XDP, "xdp_ct_probe", "GPL", prog, n, &o);
-	if (fd < 0)
-		die("load the conntrack probe", log[0] ? log : strerror(errno));
-	return fd;
+	return load_insns("xdp_ct_probe", prog, n);
 }
 
 /* The conntrack probe on the new-flow rows' packet and conntrack state. */
