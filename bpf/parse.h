@@ -60,6 +60,27 @@ _Static_assert(__builtin_offsetof(struct xlb_pkt, family) ==
 	       __builtin_offsetof(struct xlb_ct_key, family) && sizeof(struct xlb_ct_key) == 40,
 	       "xlb_pkt's tuple must be an xlb_ct_key");
 
+/* The flow cache reads the key in 64-bit words (flowcache.h). A load that
+ * spans several narrower stores cannot take its data from them and waits
+ * until they reach the cache (a dozen cycles and more), so each key word
+ * the parser assembles from narrower fields is written in one store. */
+static __always_inline void key_store_v4(union xlb_addr *a, __be32 v4)
+{
+	union { __be32 v4[2]; __u64 w; } u = { .v4 = { v4, 0 } };
+
+	*(__u64 *)a = u.w;
+}
+
+static __always_inline void key_store_tail(struct xlb_pkt *p)
+{
+	union {
+		struct { __be16 sport, dport; __u8 proto, family; __u16 pad; } f;
+		__u64 w;
+	} u = { .f = { p->sport, p->dport, p->proto, p->family, 0 } };
+
+	*(__u64 *)&p->sport = u.w;
+}
+
 static __always_inline int addr_eq(const union xlb_addr *a, const union xlb_addr *b)
 {
 	return a->v6[0] == b->v6[0] && a->v6[1] == b->v6[1] &&
@@ -109,8 +130,8 @@ static __always_inline int parse_ipv4(XLB_CTX *ctx, struct xlb_pkt *p)
 	    !ctx_holds(ctx, p->l3_off + tot))
 		return XLB_PARSE_MALFORMED;
 	p->family = XLB_FAM_V4;
-	p->saddr.v4 = ip->saddr;
-	p->daddr.v4 = ip->daddr;
+	key_store_v4(&p->saddr, ip->saddr);
+	key_store_v4(&p->daddr, ip->daddr);
 	p->proto = ip->protocol;
 	p->l3_len = tot;
 	p->l4_off = p->l3_off + hlen;
@@ -252,7 +273,10 @@ static __always_inline int parse_packet(XLB_CTX *ctx, struct xlb_pkt *p)
 		return res;
 	if (p->l4_off > XLB_HDR_MAX)
 		return XLB_PARSE_UNSUPPORTED;
-	return parse_l4(ctx, p);
+	res = parse_l4(ctx, p);
+	if (!res)
+		key_store_tail(p);
+	return res;
 }
 
 #endif
