@@ -191,7 +191,7 @@ static __always_inline int write_l4(XLB_CTX *ctx, struct xlb_pkt *p,
 }
 #endif
 
-/* Rewrite the packet to tuple t. Later fragments carry no L4 header: only
+/* Rewrite the packet to x's tuple. Later fragments carry no L4 header: only
  * their addresses change (the first fragment's L4 checksum covers the rest). */
 static __always_inline int nat_rewrite(XLB_CTX *ctx, struct xlb_pkt *p,
 				       const struct xlb_xlate *x)
