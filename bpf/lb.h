@@ -283,7 +283,10 @@ static __always_inline int icmp_is_error(const struct xlb_pkt *p)
 	return p->icmp_type >= 1 && p->icmp_type <= 3;	/* unreachable, too big, time exceeded */
 }
 
-/* Read the flow an ICMP error quotes (IPv6: without extension headers). */
+/* Read the flow an ICMP error quotes (IPv6: without extension headers).
+ * The quote ends where the error's IP packet does: bytes after that are
+ * frame padding (a short error on a minimum-size Ethernet frame), and
+ * neither the error's checksum nor its sender's intent covers them. */
 static __always_inline int icmp_quoted_flow(XLB_CTX *ctx, const struct xlb_pkt *p,
 					    struct xlb_inner *in)
 {
@@ -310,7 +313,8 @@ static __always_inline int icmp_quoted_flow(XLB_CTX *ctx, const struct xlb_pkt *
 	if (in->proto != XLB_IPPROTO_TCP && in->proto != XLB_IPPROTO_UDP &&
 	    in->proto != XLB_IPPROTO_SCTP)
 		return -1;
-	if (in->l4_off > XLB_HDR_MAX || ctx_load(ctx, in->l4_off, ports, 4))
+	if (in->l4_off + 4 > p->l3_off + p->l3_len || in->l4_off > XLB_HDR_MAX ||
+	    ctx_load(ctx, in->l4_off, ports, 4))
 		return -1;
 	in->from.sport = ports[0];
 	in->from.dport = ports[1];

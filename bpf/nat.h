@@ -262,9 +262,12 @@ static __always_inline int nat_rewrite_icmp_error(XLB_CTX *ctx, struct xlb_pkt *
 		   ctx_store(ctx, in->l3_off + 24, &in->to.daddr, 16)) {
 		return -1;
 	}
+	/* A quoted L4 checksum past the end of the error's IP packet is not
+	 * part of the quote (icmp_quoted_flow()). */
 	coff = l4_csum_off(in->proto);
-	if (coff && payload_csum16(ctx, in->l4_off + coff, csum_add(adiff, pdiff), &delta,
-				   in->proto == XLB_IPPROTO_UDP))
+	if (coff && in->l4_off + coff + 2 <= p->l3_off + p->l3_len &&
+	    payload_csum16(ctx, in->l4_off + coff, csum_add(adiff, pdiff), &delta,
+			   in->proto == XLB_IPPROTO_UDP))
 		return -1;
 	if (ctx_store(ctx, in->l4_off, to, 4))
 		return -1;

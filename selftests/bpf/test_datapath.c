@@ -744,6 +744,51 @@ static void test_icmp_error(int f, int from_backend)
 	test_end();
 }
 
+/* An ICMP error whose IP packet ends inside the quoted ports, the rest of
+ * the frame being padding (as a short error on a minimum-size Ethernet
+ * frame), quotes no flow: both programs pass it untouched instead of
+ * reading the ports from the padding and translating it. Found by
+ * test_fuzz: the ICMP checksum then summed changes outside the packet. */
+static void test_icmp_error_short_quote(int f)
+{
+	const struct dpt_fam *a = &dpt_fams[f];
+	struct dpt_be be = { a->remote_be, 8080, false };
+	/* ICMP header, quoted IP header, the quoted source port only. */
+	uint16_t ip_len = f == 0 ? 20 + 8 + 20 + 2 : 8 + 40 + 2;
+	struct pkt_spec in, fwd, err;
+	uint8_t frame[PKT_BUF_LEN];
+	uint32_t id;
+	int len, rc;
+
+	begin("icmp_error_short_quote_passed_v%d", a->family);
+	id = dpt_service(f, 0, &be, 1);
+	dpt_frontend(id, f, NULL, 30080, IPPROTO_UDP, XLB_FE_NODE_PORT, 0);
+	in = flow(a->client, 40000, a->node, 30080, IPPROTO_UDP);
+	run(DPT_XDP, &in);
+	fwd = in;
+	set_addrs(&fwd, a->node, out_sport(), a->remote_be, 8080);
+	err = (struct pkt_spec){
+		.eth_src = pkt_mac(DPT_MAC_NODE2), .eth_dst = pkt_mac(DPT_MAC_NODE),
+		.src = pkt_addr(a->gw_node2), .dst = pkt_addr(a->node), .proto = IPPROTO_ICMP,
+		.icmp_kind = PKT_ICMP_FRAG_NEEDED, .icmp_mtu = 1400, .icmp_inner = &fwd,
+	};
+	len = pkt_build(&err, frame, sizeof(frame));
+	CHECK(len > 0, "build: %s", pkt_build_error());
+	/* The length field: IPv4 total length at +2, IPv6 payload length at +4. */
+	frame[14 + (f == 0 ? 2 : 4)] = ip_len >> 8;
+	frame[15 + (f == 0 ? 2 : 4)] = ip_len & 0xff;
+	CHECK(!pkt_fix_csums(frame, len), "the shortened error does not parse");
+	for (int p = DPT_XDP; p <= DPT_TC; p++) {
+		dpt_counters(&before);
+		rc = dpt_run(p, frame, len, out, &out_len);
+		dpt_counters(&after);
+		expect_skip(p, rc, NULL, XLB_SKIP_NOT_SERVICE);
+		CHECK(out_len == (uint32_t)len && !memcmp(out, frame, len),
+		      "%s changed the frame", dpt_prog_name(p));
+	}
+	test_end();
+}
+
 /* Fragments: the first is balanced, later ones follow it by IP id; an
  * unknown later fragment is counted and passed. */
 static void test_fragments(int f)
@@ -942,6 +987,7 @@ int main(void)
 		test_external_ip(f);
 		test_icmp_error(f, 0);
 		test_icmp_error(f, 1);
+		test_icmp_error_short_quote(f);
 		test_fragments(f);
 		test_headers(f, 0);
 		test_headers(f, 1);
