@@ -509,10 +509,11 @@ static int test_run(int fd, const uint8_t *pkt, uint32_t len, uint32_t n, uint32
 	return o.retval;
 }
 
-/* Measurement m of row r. Before each xlb measurement the reference runs
- * as many times, so every row's ratio compares runs a moment apart, not
- * with a reference taken minutes earlier on a machine whose load drifts.
- * xlb rows also get their counters and conntrack size read around the run. */
+/* Measurement m of row r. Before each measurement of an xlb row or the
+ * conntrack probe the reference runs as many times, so the ratio compares
+ * runs a moment apart, not with a reference taken minutes earlier on a
+ * machine whose load drifts; those rows also get their counters and the
+ * conntrack size read around the run. */
 static void measure(struct result *r, int m, int fd, const uint8_t *pkt, uint32_t len)
 {
 	bool xlb = r->path >= PATH_CT;
