@@ -157,21 +157,20 @@ static __always_inline int write_l4(XLB_CTX *ctx, struct xlb_pkt *p,
 static __always_inline int write_addrs(XLB_CTX *ctx, struct xlb_pkt *p,
 				       const struct xlb_tuple *t, __u32 adiff)
 {
+	/* Source and destination follow each other in both headers (and in
+	 * t for IPv6): one helper call writes both. */
 	if (p->family == XLB_FAM_V4) {
-		if (bpf_skb_store_bytes(ctx, p->l3_off + offsetof(struct iphdr, saddr),
-					&t->saddr.v4, 4, 0) ||
-		    bpf_skb_store_bytes(ctx, p->l3_off + offsetof(struct iphdr, daddr),
-					&t->daddr.v4, 4, 0))
+		__be32 addrs[2] = { t->saddr.v4, t->daddr.v4 };
+
+		if (bpf_skb_store_bytes(ctx, p->l3_off + offsetof(struct iphdr, saddr), addrs, 8, 0))
 			return -1;
 		return bpf_l3_csum_replace(ctx, p->l3_off + offsetof(struct iphdr, check),
 					   0, adiff, 0);
 	}
-	if (bpf_skb_store_bytes(ctx, p->l3_off + offsetof(struct ipv6hdr, saddr),
-				&t->saddr, 16, 0) ||
-	    bpf_skb_store_bytes(ctx, p->l3_off + offsetof(struct ipv6hdr, daddr),
-				&t->daddr, 16, 0))
-		return -1;
-	return 0;
+	_Static_assert(__builtin_offsetof(struct xlb_tuple, daddr) == sizeof(union xlb_addr),
+		       "one 32-byte store writes both IPv6 addresses");
+	return bpf_skb_store_bytes(ctx, p->l3_off + offsetof(struct ipv6hdr, saddr), &t->saddr,
+				   32, 0);
 }
 
 static __always_inline int write_l4(XLB_CTX *ctx, struct xlb_pkt *p,
