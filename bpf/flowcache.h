@@ -6,8 +6,8 @@
  * flow's cost. A slot here is found and checked with inline loads only.
  *
  * A slot copies what forwarding needs from a conntrack entry: the translated
- * tuple with its checksum differences (so a hit computes none) and the next
- * hop. It is only a copy, so it is trusted briefly and
+ * tuple with its checksum differences (so a hit computes none) and XDP's
+ * next hop; tc keeps its FIB answer here too (struct xlb_keep). It is only a copy, so it is trusted briefly and
  * only for packets that change nothing in the entry:
  * - filled from an ESTABLISHED entry, used only by packets without SYN, FIN
  *   or RST and not fragmented (those go to conntrack, which keeps TCP state
@@ -25,6 +25,7 @@
 #include "parse.h"
 #include "conntrack.h"
 #include "nat.h"
+#include "forward.h"
 
 #define XLB_FC_SLOTS	1024	/* power of two */
 #define XLB_FC_TTL	NSEC_PER_SEC
@@ -32,7 +33,8 @@
 struct xlb_fc_slot {
 	struct xlb_ct_key key;
 	struct xlb_xlate x;
-	struct xlb_next_hop nh;
+	struct xlb_next_hop nh;	/* XDP's */
+	struct xlb_tc_hop hop;	/* tc's: each program has its own cache */
 	__u32 gen;		/* xlb_config.ct_gen at the fill */
 	__u64 expires;		/* xlb_now() */
 };
@@ -86,18 +88,20 @@ static __always_inline int fc_hit(const struct xlb_fc_slot *s, const struct xlb_
 }
 
 /* Copy the rewrite of an entry that conntrack just served (and touched)
- * into the slot. */
-static __always_inline void fc_fill(struct xlb_fc_slot *s, const struct xlb_ct_key *k,
-				    const struct xlb_xlate *x, const struct xlb_ct_entry *e,
-				    const struct xlb_config *cfg, __u64 now)
+ * into the slot; whether it did. tc's hop is asked again. */
+static __always_inline int fc_fill(struct xlb_fc_slot *s, const struct xlb_ct_key *k,
+				   const struct xlb_xlate *x, const struct xlb_ct_entry *e,
+				   const struct xlb_config *cfg, __u64 now)
 {
 	if (!s || e->state != XLB_CT_ESTABLISHED)
-		return;
+		return 0;
 	s->key = *k;
 	s->x = *x;
 	s->nh = e->nh;
+	s->hop.in_ifindex = 0;
 	s->gen = cfg->ct_gen;
 	s->expires = now + XLB_FC_TTL;
+	return 1;
 }
 
 #endif

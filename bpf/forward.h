@@ -16,6 +16,25 @@
 #define XLB_AF_INET 2
 #define XLB_AF_INET6 10
 
+/* tc's copy of the FIB's answer for a cached flow: the device and the
+ * neighbour bpf_redirect_neigh() resolves, asked from in_ifindex. */
+struct xlb_tc_hop {
+	__u32 in_ifindex;	/* 0 = none */
+	__u32 out_ifindex;
+	__u32 stamp;		/* xlb_now() >> 30 at the lookup */
+	__u32 family;		/* XLB_AF_INET or XLB_AF_INET6 */
+	union xlb_addr gw;
+};
+
+/* Where a tracked flow keeps what forward() may reuse instead of asking the
+ * FIB: XDP the frame's MACs (struct xlb_next_hop, in the conntrack entry
+ * or its flow-cache slot), tc the FIB's answer (in its flow-cache slot
+ * only). NULL: nothing kept (a new flow, an ICMP error). */
+struct xlb_keep {
+	struct xlb_next_hop *nh;
+	struct xlb_tc_hop *hop;
+};
+
 static __always_inline int fib_lookup_tuple(XLB_CTX *ctx, __u32 ifindex, const struct xlb_pkt *p,
 					    const struct xlb_tuple *t,
 					    struct bpf_fib_lookup *fib)
@@ -90,13 +109,13 @@ static __always_inline int next_hop(XLB_CTX *ctx, struct xlb_pkt *p, const struc
 
 /* Inline: XDP's forward is the hot path's tail and needs little stack. */
 static __always_inline int forward(XLB_CTX *ctx, struct xlb_pkt *p, const struct xlb_xlate *x,
-				   const struct xlb_inner *in, struct xlb_next_hop *nh)
+				   const struct xlb_inner *in, const struct xlb_keep *keep)
 {
 	if (untranslatable(p, x, in))
 		return verdict_skip(XLB_SKIP_FRAGMENT);
 	/* The MACs are outside every checksum: set before the rewrite, and
 	 * a packet that then fails to translate is dropped anyway. */
-	if (next_hop(ctx, p, &x->t, nh))
+	if (next_hop(ctx, p, &x->t, keep->nh))
 		return verdict_skip(XLB_SKIP_LOCAL_DELIVERY);
 	if (translate(ctx, p, x, in))
 		return verdict_drop(XLB_DROP_REWRITE);
@@ -110,33 +129,63 @@ static __always_inline int reflect(XLB_CTX *ctx)
 	return XDP_TX;
 }
 #else
-/* kept is unused: bpf_redirect_neigh() resolves the neighbour itself. */
-static __noinline int forward(XLB_CTX *ctx, struct xlb_pkt *p, const struct xlb_xlate *x,
-			      const struct xlb_inner *in, struct xlb_next_hop *kept)
+/* A kept hop serves while it was asked from this device less than one to
+ * two seconds ago (2^30 ns units), as XDP's does. */
+static __always_inline int tc_hop_fresh(__u32 ifindex, const struct xlb_pkt *p,
+					const struct xlb_tc_hop *h)
 {
-	struct bpf_redir_neigh nh = {};
+	return h && h->in_ifindex == ifindex && (__u32)(p->now >> 30) - h->stamp < 2;
+}
+
+/* Ask the FIB for t's next hop from device ifindex, into h. On success the
+ * lookup leaves the next hop (gateway or target) in its destination. */
+static __always_inline int tc_hop_lookup(XLB_CTX *ctx, __u32 ifindex, struct xlb_pkt *p,
+					 const struct xlb_tuple *t, struct xlb_tc_hop *h)
+{
 	struct bpf_fib_lookup fib;
-	int rc;
+	int rc = fib_lookup_tuple(ctx, ifindex, p, t, &fib);
+
+	if (rc != BPF_FIB_LKUP_RET_SUCCESS && rc != BPF_FIB_LKUP_RET_NO_NEIGH)
+		return -1;
+	h->in_ifindex = ifindex;
+	h->out_ifindex = fib.ifindex;
+	h->stamp = p->now >> 30;
+	h->family = fib.family;
+	if (fib.family == XLB_AF_INET)
+		h->gw.v4 = fib.ipv4_dst;
+	else
+		__builtin_memcpy(&h->gw, fib.ipv6_dst, 16);
+	return 0;
+}
+
+/* bpf_redirect_neigh() resolves the neighbour itself; tc keeps only where
+ * to send (keep->hop), and asks the FIB when it has nothing fresh. */
+static __noinline int forward(XLB_CTX *ctx, struct xlb_pkt *p, const struct xlb_xlate *x,
+			      const struct xlb_inner *in, const struct xlb_keep *keep)
+{
+	struct xlb_tc_hop fresh, *h = keep->hop;
+	__u32 ifindex = ctx_ifindex(ctx);
+	struct bpf_redir_neigh nh = {};
 
 	if (untranslatable(p, x, in))
 		return verdict_skip(XLB_SKIP_FRAGMENT);
 	if (translate(ctx, p, x, in))
 		return verdict_drop(XLB_DROP_REWRITE);
-	rc = fib_lookup_tuple(ctx, ctx_ifindex(ctx), p, &x->t, &fib);
-	if (rc != BPF_FIB_LKUP_RET_SUCCESS && rc != BPF_FIB_LKUP_RET_NO_NEIGH) {
-		count_verdict(XLB_VERDICT_STACK);
-		return TC_ACT_OK;
+	if (!tc_hop_fresh(ifindex, p, h)) {
+		if (!h)
+			h = &fresh;
+		if (tc_hop_lookup(ctx, ifindex, p, &x->t, h)) {
+			count_verdict(XLB_VERDICT_STACK);
+			return TC_ACT_OK;
+		}
 	}
-	/* On success the lookup left the next hop (gateway or target) in dst. */
-	if (p->family == XLB_FAM_V4) {
-		nh.nh_family = XLB_AF_INET;
-		nh.ipv4_nh = fib.ipv4_dst;
-	} else {
-		nh.nh_family = XLB_AF_INET6;
-		__builtin_memcpy(nh.ipv6_nh, fib.ipv6_dst, 16);
-	}
+	nh.nh_family = h->family;
+	if (h->family == XLB_AF_INET)
+		nh.ipv4_nh = h->gw.v4;
+	else
+		__builtin_memcpy(nh.ipv6_nh, &h->gw, 16);
 	count_verdict(XLB_VERDICT_REDIRECT);
-	return bpf_redirect_neigh(fib.ifindex, &nh, sizeof(nh), 0);
+	return bpf_redirect_neigh(h->out_ifindex, &nh, sizeof(nh), 0);
 }
 
 static __always_inline int reflect(XLB_CTX *ctx)

@@ -370,10 +370,10 @@ static __always_inline int ct_usable(const struct xlb_config *cfg, const struct 
 }
 
 /* Follow the packet's tracked flow, or decide a new one. On XLB_FORWARD,
- * *x is the rewrite (tg->x, or a cached copy) and *nh where the flow keeps
- * its next hop (NULL for a new flow). */
+ * *x is the rewrite (tg->x, or a cached copy) and keep says where the flow
+ * keeps its next hop (nothing for a new flow). */
 static __always_inline int track(XLB_CTX *ctx, struct xlb_pkt *p, const struct xlb_config *cfg,
-				 const struct xlb_xlate **x, struct xlb_next_hop **nh)
+				 const struct xlb_xlate **x, struct xlb_keep *keep)
 {
 	struct xlb_fc_slot *slot = NULL;
 	struct xlb_target *tg;
@@ -388,7 +388,8 @@ static __always_inline int track(XLB_CTX *ctx, struct xlb_pkt *p, const struct x
 		slot = fc_slot(&p->key);
 		if (fc_hit(slot, &p->key, cfg, now)) {
 			*x = &slot->x;
-			*nh = &slot->nh;
+			keep->nh = &slot->nh;
+			keep->hop = &slot->hop;
 			return XLB_FORWARD;
 		}
 	}
@@ -405,8 +406,9 @@ static __always_inline int track(XLB_CTX *ctx, struct xlb_pkt *p, const struct x
 		tg->x.t.dport = e->nat_dport;
 		xlate_diff(p, &tg->x);
 		frag_remember(p);
-		fc_fill(slot, &p->key, &tg->x, e, cfg, now);
-		*nh = &e->nh;
+		if (fc_fill(slot, &p->key, &tg->x, e, cfg, now))
+			keep->hop = &slot->hop;
+		keep->nh = &e->nh;
 		return XLB_FORWARD;
 	}
 	if (p->frag == XLB_FRAG_LATER)
@@ -416,7 +418,7 @@ static __always_inline int track(XLB_CTX *ctx, struct xlb_pkt *p, const struct x
 
 static __always_inline int xlb_process(XLB_CTX *ctx)
 {
-	struct xlb_next_hop *nh = NULL;
+	struct xlb_keep keep = {};
 	const struct xlb_xlate *x;
 	struct xlb_inner *in = NULL;
 	struct xlb_pkt p = {};
@@ -441,11 +443,11 @@ static __always_inline int xlb_process(XLB_CTX *ctx)
 		in = &tg->in;
 		res = icmp_error_translate(ctx, &p, &tg->x, in);
 	} else {
-		res = track(ctx, &p, cfg, &x, &nh);
+		res = track(ctx, &p, cfg, &x, &keep);
 	}
 	if (res != XLB_FORWARD)
 		return res;
-	return forward(ctx, &p, x, in, nh);
+	return forward(ctx, &p, x, in, &keep);
 }
 
 #endif

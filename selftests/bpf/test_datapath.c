@@ -5,6 +5,7 @@
 #include <arpa/inet.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include <linux/bpf.h>
@@ -588,6 +589,28 @@ static void test_flow_cache(int f, enum dpt_prog prog)
 	test_end();
 }
 
+/* tc keeps the FIB's answer in the flow's cache slot: with the route to
+ * the backend gone, a cached packet is still redirected (a FIB lookup would
+ * find no route and leave it to the stack), for at most the slot's second. */
+static void test_flow_cache_keeps_hop_tc(int f)
+{
+	static const char *const route[2][2] = {
+		{ "ip route del 198.18.2.0/24", "ip route add 198.18.2.0/24 via 192.0.2.2 dev xlb0" },
+		{ "ip -6 route del 2001:db8:1:2::/64",
+		  "ip -6 route add 2001:db8:1:2::/64 via 2001:db8:0:1::2 dev xlb0" },
+	};
+	struct pkt_spec in, r;
+	int rc;
+
+	begin("flow_cache_keeps_next_hop_tc_v%d", dpt_fams[f].family);
+	in = cached_flow(f, DPT_TC, &r);
+	CHECK(!system(route[f][0]), "%s failed", route[f][0]);
+	rc = run(DPT_TC, &in);
+	CHECK(!system(route[f][1]), "%s failed", route[f][1]);
+	expect_translated(DPT_TC, rc, TC_ACT_REDIRECT, XLB_VERDICT_REDIRECT);
+	test_end();
+}
+
 /* A cached slot is trusted for one second (XLB_FC_TTL) only: then the
  * packet goes to conntrack again. Waiting is the point here. */
 static void test_flow_cache_expiry(void)
@@ -980,6 +1003,7 @@ int main(void)
 		test_tcp_close_reuse(f);
 		test_flow_cache(f, DPT_XDP);
 		test_flow_cache(f, DPT_TC);
+		test_flow_cache_keeps_hop_tc(f);
 		test_hairpin(f);
 		test_cip_masquerade(f);
 		test_node_source(f);
