@@ -20,6 +20,7 @@
 #include <time.h>
 #include <unistd.h>
 #include <linux/bpf.h>
+#include <linux/pkt_cls.h>
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 
@@ -107,11 +108,12 @@ static const uint32_t service_counts[] = { 1, 1000, 10000, 100000 };
  * under any new flow that records both directions in an LRU hash.
  * PATH_EST: established packets as they run, served from the per-CPU flow
  * cache; PATH_EST_CT: the same with the cache off (XLB_CFG_NO_FLOW_CACHE),
- * every packet a conntrack lookup. */
-enum path { PATH_REF, PATH_FIB, PATH_CT, PATH_NEW, PATH_EST, PATH_EST_CT };
-#define N_PATHS (PATH_EST_CT - PATH_NEW + 1)	/* the measured xlb paths */
+ * every packet a conntrack lookup; PATH_EST_TC: PATH_EST through the tc
+ * program (bpf_redirect_neigh() instead of XDP_TX), as pod traffic takes. */
+enum path { PATH_REF, PATH_FIB, PATH_CT, PATH_NEW, PATH_EST, PATH_EST_CT, PATH_EST_TC };
+#define N_PATHS (PATH_EST_TC - PATH_NEW + 1)	/* the measured xlb paths */
 static const char *const path_names[] = { "reference", "fib lookup", "ct insert x2",
-					  "new flow", "established", "est. no fc" };
+					  "new flow", "established", "est. no fc", "est. tc" };
 
 struct result {
 	enum path path;
@@ -124,7 +126,7 @@ struct result {
 	uint64_t other;		/* every other xlb_packets cell's increase */
 	uint64_t drop_skip;	/* xlb_drops + xlb_skips increase */
 	int64_t ct_delta;	/* conntrack entries after - before, summed */
-	bool ret_ok;		/* every measurement returned XDP_TX */
+	bool ret_ok;		/* every measurement returned the row's forward verdict */
 	bool csum_ok;		/* every last frame had valid checksums */
 	bool done;
 };
@@ -476,10 +478,17 @@ static void read_counts(struct counts *c)
 		die("read counters", "failed");
 }
 
-/* Add after - before to r's verdict tallies. */
+static bool tc_row(const struct result *r)
+{
+	return r->path == PATH_EST_TC;
+}
+
+/* Add after - before to r's verdict tallies; "tx" is the row's forward
+ * verdict: XDP_TX, or tc's redirect. */
 static void tally(struct result *r, const struct counts *b, const struct counts *a)
 {
-	int tx = XLB_PACKETS_INDEX(XLB_HOOK_XDP, XLB_VERDICT_TX);
+	int tx = tc_row(r) ? XLB_PACKETS_INDEX(XLB_HOOK_TC, XLB_VERDICT_REDIRECT) :
+			     XLB_PACKETS_INDEX(XLB_HOOK_XDP, XLB_VERDICT_TX);
 
 	for (int i = 0; i < XLB_PACKETS_MAX; i++) {
 		if (i == tx)
@@ -493,14 +502,21 @@ static void tally(struct result *r, const struct counts *b, const struct counts 
 		r->drop_skip += a->skips[i] - b->skips[i];
 }
 
-/* One BPF_PROG_TEST_RUN of n runs; the last frame lands in out. */
-static int test_run(int fd, const uint8_t *pkt, uint32_t len, uint32_t n, uint32_t *ns,
+/* One BPF_PROG_TEST_RUN of n runs of an XDP or (tc) a tc program on a
+ * frame arriving on the uplink; the last frame lands in out. */
+static int test_run(int fd, bool tc, const uint8_t *pkt, uint32_t len, uint32_t n, uint32_t *ns,
 		    uint8_t *out, uint32_t *out_len)
 {
 	struct xdp_md ctx = { .data_end = len, .ingress_ifindex = uplink };
+	struct __sk_buff skb = { .ifindex = uplink };
 	LIBBPF_OPTS(bpf_test_run_opts, o, .data_in = pkt, .data_size_in = len,
 		    .data_out = out, .data_size_out = PKT_BUF_LEN,
 		    .ctx_in = &ctx, .ctx_size_in = sizeof(ctx), .repeat = n);
+
+	if (tc) {
+		o.ctx_in = &skb;
+		o.ctx_size_in = sizeof(skb);
+	}
 
 	if (bpf_prog_test_run_opts(fd, &o))
 		die_errno("BPF_PROG_TEST_RUN", errno);
@@ -524,20 +540,20 @@ static void measure(struct result *r, int m, int fd, const uint8_t *pkt, uint32_
 	int ret;
 
 	if (xlb) {
-		if (test_run(ref_fd, ref_pkt, ref_len, repeat, &r->ref_ns[m], out, &out_len) !=
-		    XDP_TX)
+		if (test_run(ref_fd, false, ref_pkt, ref_len, repeat, &r->ref_ns[m], out,
+			     &out_len) != XDP_TX)
 			die("reference", "did not return XDP_TX");
 		read_counts(&b);
 		ct0 = ct_count();
 	}
-	ret = test_run(fd, pkt, len, repeat, &r->ns[m], out, &out_len);
+	ret = test_run(fd, tc_row(r), pkt, len, repeat, &r->ns[m], out, &out_len);
 	if (xlb) {
 		read_counts(&a);
 		r->ct_delta += (int64_t)ct_count() - (int64_t)ct0;
 		tally(r, &b, &a);
 	}
 	r->runs += repeat;
-	r->ret_ok &= ret == XDP_TX;
+	r->ret_ok &= ret == (tc_row(r) ? TC_ACT_REDIRECT : XDP_TX);
 	r->csum_ok &= !pkt_verify_csums(out, out_len, NULL, 0);
 }
 
@@ -626,15 +642,15 @@ static void bench_established(struct result *r, int f)
 	result_init(&warm, PATH_EST, f, 0);
 	read_counts(&b);
 	ct0 = ct_count();
-	test_run(dp_xdp_fd(&dp), pkt, len, 2, &ns, out, &out_len);
+	test_run(dp_xdp_fd(&dp), false, pkt, len, 2, &ns, out, &out_len);
 	read_counts(&a);
 	tally(&warm, &b, &a);
 	if (warm.tx != 2 || ct_count() != ct0 + 4)
 		die("2-cycle warm-up", "the data path did not create both flows");
 	cycle_frontends(f, false);
-	set_flow_cache(r->path == PATH_EST);
+	set_flow_cache(r->path != PATH_EST_CT);
 	for (int m = 0; m < MEASUREMENTS; m++)
-		measure(r, m, dp_xdp_fd(&dp), pkt, len);
+		measure(r, m, tc_row(r) ? dp_tc_fd(&dp) : dp_xdp_fd(&dp), pkt, len);
 	set_flow_cache(true);
 }
 
@@ -1000,7 +1016,7 @@ static void print_table(void)
 		print_row(&fib_results[f], NULL);
 	if (ct_result.done)
 		print_row(&ct_result, NULL);
-	for (int p = PATH_NEW; p <= PATH_EST_CT; p++)
+	for (int p = PATH_NEW; p <= PATH_EST_TC; p++)
 		for (int f = 0; f < 2; f++)
 			for (size_t c = 0; c < N_COUNTS; c++)
 				if (results[p - PATH_NEW][f][c].done)
@@ -1024,7 +1040,7 @@ static void pin_cpu(void)
 static void usage(const char *argv0)
 {
 	fprintf(stderr, "usage: %s [-r REPEAT (1000..%d, default %d)] [-n MAX_SERVICES] "
-		"[-p new|established|established-no-fc]\n", argv0, REPEAT_MAX, REPEAT_DEFAULT);
+		"[-p new|established|established-no-fc|established-tc]\n", argv0, REPEAT_MAX, REPEAT_DEFAULT);
 	exit(2);
 }
 
@@ -1043,6 +1059,8 @@ static void parse_args(int argc, char **argv)
 			only_path = PATH_EST;
 		else if (opt == 'p' && !strcmp(optarg, "established-no-fc"))
 			only_path = PATH_EST_CT;
+		else if (opt == 'p' && !strcmp(optarg, "established-tc"))
+			only_path = PATH_EST_TC;
 		else
 			usage(argv[0]);
 	}
@@ -1080,7 +1098,7 @@ int main(int argc, char **argv)
 				add_service(f, populated);
 		for (int f = 0; f < 2; f++) {
 			fprintf(stderr, "measuring %s, %u services\n", plans[f].name, populated);
-			for (int p = PATH_NEW; p <= PATH_EST_CT; p++) {
+			for (int p = PATH_NEW; p <= PATH_EST_TC; p++) {
 				struct result *r = &results[p - PATH_NEW][f][c];
 
 				if (only_path >= 0 && only_path != p)
