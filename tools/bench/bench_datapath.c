@@ -341,8 +341,11 @@ static void add_ring(int f)
 	publish(RING_SVC(f), ids, RING);
 }
 
-/* The 2-cycle: service x's frontend is cycle+x:80, its one backend the other
- * address, so a flow through x is translated onto a flow through the other. */
+/* The 2-cycle: service x's frontend is cycle+x:CYCLE_PORT(x), its one
+ * backend the other frontend, so a flow through x is translated onto a flow
+ * through the other, changing both address and port. */
+#define CYCLE_PORT(x) (BENCH_PORT + (x))
+
 static void add_cycle(int f)
 {
 	const struct plan *pl = &plans[f];
@@ -351,7 +354,7 @@ static void add_cycle(int f)
 		union xlb_addr other = addr_at(pl->cycle, !x);
 		uint32_t id = CYCLE_BE(f, x);
 
-		set_backend(pl, id, &other, BENCH_PORT);
+		set_backend(pl, id, &other, CYCLE_PORT(!x));
 		publish(CYCLE_SVC(f, x), &id, 1);
 	}
 }
@@ -362,11 +365,11 @@ static void cycle_frontends(int f, bool on)
 
 	for (int x = 0; x < 2; x++) {
 		union xlb_addr a = addr_at(pl->cycle, x);
-		struct xlb_frontend_key k = fe_key(pl, &a, BENCH_PORT);
+		struct xlb_frontend_key k = fe_key(pl, &a, CYCLE_PORT(x));
 		int err;
 
 		if (on) {
-			set_frontend(pl, &a, BENCH_PORT, XLB_FE_CLUSTER_IP, CYCLE_SVC(f, x));
+			set_frontend(pl, &a, CYCLE_PORT(x), XLB_FE_CLUSTER_IP, CYCLE_SVC(f, x));
 			continue;
 		}
 		err = maps_del_frontend(&dp.maps, &k);
