@@ -18,3 +18,27 @@ cJSON *parse_quoted(const char *s)
 	free(d);
 	return j;
 }
+
+struct kube_service *service_from_json(const char *s)
+{
+	struct kube_service *svc = NULL;
+	struct decode_err err;
+	cJSON *j = parse_quoted(s);
+
+	if (j)
+		decode_service(j, &svc, &err);
+	cJSON_Delete(j);
+	return svc;
+}
+
+struct kube_slice *slice_from_json(const char *s)
+{
+	struct kube_slice *slice = NULL;
+	struct decode_err err;
+	cJSON *j = parse_quoted(s);
+
+	if (j)
+		decode_slice(j, &slice, &err);
+	cJSON_Delete(j);
+	return slice;
+}

@@ -632,19 +632,13 @@ static void test_shared_names(void)
 static struct kube_slice *slice_on_node(const char *node)
 {
 	char buf[512];
-	struct kube_slice *s = NULL;
-	struct decode_err err;
-	cJSON *j;
 
 	snprintf(buf, sizeof(buf),
 		 "{\"metadata\":{\"namespace\":\"ns\",\"name\":\"s-%s\",\"labels\":"
 		 "{\"kubernetes.io/service-name\":\"a\"}},\"addressType\":\"IPv4\","
 		 "\"endpoints\":[{\"addresses\":[\"10.0.0.1\"],\"nodeName\":\"%s\"}]}",
 		 node, node);
-	j = cJSON_Parse(buf);
-	decode_slice(j, &s, &err);
-	cJSON_Delete(j);
-	return s;
+	return slice_from_json(buf);
 }
 
 static bool node_is(const struct kube_slice *s, const char *node)

@@ -6,41 +6,29 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "decode.h"
+#include "json.h"
 #include "store.h"
 #include "test.h"
 
 static struct kube_service *svc(const char *name, const char *rv, const char *cip)
 {
 	char buf[512];
-	struct kube_service *s = NULL;
-	struct decode_err err;
-	cJSON *j;
 
 	snprintf(buf, sizeof(buf),
 		 "{\"metadata\":{\"namespace\":\"ns\",\"name\":\"%s\",\"resourceVersion\":\"%s\"},"
 		 "\"spec\":{\"clusterIP\":\"%s\",\"ports\":[{\"name\":\"a\",\"port\":80}]}}", name, rv, cip);
-	j = cJSON_Parse(buf);
-	decode_service(j, &s, &err);
-	cJSON_Delete(j);
-	return s;
+	return service_from_json(buf);
 }
 
 static struct kube_slice *slice(const char *name, const char *svc_name, const char *rv)
 {
 	char buf[512];
-	struct kube_slice *s = NULL;
-	struct decode_err err;
-	cJSON *j;
 
 	snprintf(buf, sizeof(buf),
 		 "{\"metadata\":{\"namespace\":\"ns\",\"name\":\"%s\",\"resourceVersion\":\"%s\","
 		 "\"labels\":{\"kubernetes.io/service-name\":\"%s\"}},\"addressType\":\"IPv4\","
 		 "\"endpoints\":[{\"addresses\":[\"10.0.0.1\"]}]}", name, rv, svc_name);
-	j = cJSON_Parse(buf);
-	decode_slice(j, &s, &err);
-	cJSON_Delete(j);
-	return s;
+	return slice_from_json(buf);
 }
 
 static bool slices_of_is(const struct store *st, const char *key, size_t want)
